@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Prepare this machine to run the collection and its tests. Idempotent: a second run
+# only checks, and takes a few seconds.
+#
+#   1. Debian packages: docker.io and debootstrap, when missing.
+#   2. The Docker engine: started when nothing answers on its socket.
+#   3. .venv: the pinned Python environment (requirements.txt + constraints.txt).
+#   4. .venv/collections: this checkout linked as the collection learnhpc.cluster.
+#   5. The base image learnhpc/debian-systemd:12, rebuilt only when its recipe changes.
+#   6. ansible-test's pip bootstrap, seeded (it cannot be downloaded here).
+#
+# Every failure ends with one line saying what is missing and how to fix it.
+set -euo pipefail
+
+top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$top"
+venv=$top/.venv
+base_image=${LEARNHPC_BASE_IMAGE:-learnhpc/debian-systemd:12}
+dockerd_log=${LEARNHPC_DOCKERD_LOG:-/var/log/learnhpc-dockerd.log}
+
+say() { printf 'setup: %s\n' "$*"; }
+die() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo -n "$@"; fi; }
+
+# --- 1. Debian packages -------------------------------------------------------------
+missing=()
+command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
+command -v debootstrap >/dev/null 2>&1 || [ -x /usr/sbin/debootstrap ] || missing+=(debootstrap)
+python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
+if [ ${#missing[@]} -gt 0 ]; then
+    command -v apt-get >/dev/null 2>&1 ||
+        die "missing ${missing[*]} and this is not a Debian-like system: install them by hand"
+    [ "$(id -u)" -eq 0 ] || sudo -n true 2>/dev/null ||
+        die "missing ${missing[*]}: run 'sudo apt-get install ${missing[*]}' or run this as root"
+    say "installing ${missing[*]}"
+    as_root apt-get update -qq >/dev/null ||
+        die "apt-get update failed: check the network and /etc/apt/sources.list"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+        "${missing[@]}" iptables ca-certificates >/dev/null ||
+        die "apt-get install ${missing[*]} failed"
+fi
+
+# --- 2. The Docker engine -------------------------------------------------------------
+if ! docker info >/dev/null 2>&1; then
+    if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
+        say "starting docker.service"
+        as_root systemctl start docker || true
+    else
+        say "starting dockerd (log: $dockerd_log)"
+        as_root sh -c "setsid dockerd >>'$dockerd_log' 2>&1 < /dev/null &"
+    fi
+    for _ in $(seq 60); do
+        docker info >/dev/null 2>&1 && break
+        sleep 1
+    done
+    docker info >/dev/null 2>&1 || die "the Docker engine did not answer within 60 s: \
+see $dockerd_log (last line: $(tail -n 1 "$dockerd_log" 2>/dev/null || echo none))"
+fi
+
+# --- 3. The Python environment -----------------------------------------------------------
+want=$(cat requirements.txt constraints.txt | sha256sum | cut -c1-16)
+if [ "$(cat "$venv/.learnhpc-stamp" 2>/dev/null)" != "$want" ]; then
+    say "creating the Python environment in .venv"
+    [ -x "$venv/bin/python" ] || python3 -m venv "$venv" || die "python3 -m venv failed"
+    "$venv/bin/python" -m pip install -q --disable-pip-version-check \
+        -r requirements.txt -c constraints.txt 2>&1 | grep -v '^WARNING: Location' || true
+    "$venv/bin/python" -m pip check >/dev/null ||
+        die "pip could not install requirements.txt: run '$venv/bin/pip install -r requirements.txt' to see why"
+    echo "$want" >"$venv/.learnhpc-stamp"
+fi
+
+# --- 4. This checkout as the collection learnhpc.cluster ------------------------------------
+mkdir -p "$venv/collections/ansible_collections/learnhpc"
+ln -sfn "$top" "$venv/collections/ansible_collections/learnhpc/cluster"
+
+# --- 5. The base image -----------------------------------------------------------------
+# The recipe: the build script and the CA certificates it bakes into the image.
+recipe=$( { cat scripts/images/debian-systemd.sh
+            cat /usr/local/share/ca-certificates/*.crt 2>/dev/null || true; } |
+          sha256sum | cut -c1-16)
+have=$(docker image inspect -f '{{ index .Config.Labels "org.learnhpc.recipe" }}' \
+    "$base_image" 2>/dev/null || true)
+if [ "$have" != "$recipe" ]; then
+    say "building $base_image (recipe $recipe; about a minute)"
+    as_root env LEARNHPC_BASE_IMAGE="$base_image" scripts/images/debian-systemd.sh "$recipe" ||
+        die "building $base_image failed (see the lines above)"
+fi
+
+# --- 6. ansible-test's pip bootstrap -------------------------------------------------------
+# ansible-test downloads get-pip.py to bootstrap pip in its virtual environments; that
+# address is not reachable here. It accepts a script already in its cache: ours runs
+# ensurepip, then pip with the arguments ansible-test gives.
+"$venv/bin/python" scripts/seed_ansible_test_bootstrap.py
+
+say "ready (docker $(docker version -f '{{ .Server.Version }}'), $("$venv/bin/ansible" --version | head -n 1))"
