@@ -12,7 +12,7 @@ import types
 
 from ansible_test._internal.python_requirements import get_venv_packages
 
-SCRIPT = '''\
+SCRIPT = """\
 # Stand-in for get-pip.py, written by learnhpc.cluster's scripts/seed_ansible_test_bootstrap.py.
 import subprocess
 import sys
@@ -20,7 +20,7 @@ import sys
 args = [a for a in sys.argv[1:] if a not in ("--no-setuptools", "--no-wheel")]
 subprocess.check_call([sys.executable, "-m", "ensurepip", "--default-pip"])
 subprocess.check_call([sys.executable, "-m", "pip", "install", *args])
-'''
+"""
 
 
 def main():

@@ -151,8 +151,8 @@ def hostlist_compress(names):
             parts.append(f"{prefix}{numbers[0]:0{width}d}")
             continue
         ranges = []
-        for _, run in itertools.groupby(enumerate(numbers), key=lambda pair: pair[1] - pair[0]):
-            run = [n for _, n in run]
+        for _offset, pairs in itertools.groupby(enumerate(numbers), key=lambda pair: pair[1] - pair[0]):
+            run = [number for _index, number in pairs]
             first, last = run[0], run[-1]
             ranges.append(f"{first:0{width}d}" if first == last else f"{first:0{width}d}-{last:0{width}d}")
         parts.append(f"{prefix}[{','.join(ranges)}]")
@@ -198,9 +198,7 @@ def hostlist_expand(hostlist):
     names = []
     for part in _split_outside_brackets(str(hostlist)):
         pieces = re.split(r"\[([^\]]*)\]", part)
-        choices = [
-            _expand_brackets(piece, hostlist) if index % 2 else [piece] for index, piece in enumerate(pieces)
-        ]
+        choices = [_expand_brackets(piece, hostlist) if index % 2 else [piece] for index, piece in enumerate(pieces)]
         names.extend("".join(combination) for combination in itertools.product(*choices))
     return list(dict.fromkeys(names))
 
