@@ -203,6 +203,14 @@ def hostlist_expand(hostlist):
     return list(dict.fromkeys(names))
 
 
+def numbered_names(count, prefix):
+    """Names prefix01 .. prefixNN: two digits, three when there are more than 99."""
+    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+        raise AnsibleFilterError(f"numbered_names: the count must be an integer >= 0, got {count!r}")
+    width = 3 if count > 99 else 2
+    return [f"{prefix}{number:0{width}d}" for number in range(1, count + 1)]
+
+
 class FilterModule:
     """Slurm configuration and host list filters."""
 
@@ -215,4 +223,5 @@ class FilterModule:
             "slurm_mem_per_cpu": slurm_mem_per_cpu,
             "hostlist_compress": hostlist_compress,
             "hostlist_expand": hostlist_expand,
+            "numbered_names": numbered_names,
         }

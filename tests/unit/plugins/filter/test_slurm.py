@@ -1,5 +1,6 @@
 import pytest
 from ansible.errors import AnsibleFilterError
+
 from ansible_collections.learnhpc.cluster.plugins.filter import slurm
 
 
@@ -147,3 +148,17 @@ def test_node_from_facts_host_overrides_win_and_bad_values_pass_through():
 def test_mem_per_cpu():
     assert slurm.slurm_mem_per_cpu({"cpus": 4, "real_memory": 8001}) == 2000
     assert slurm.slurm_mem_per_cpu({"cpus": "x", "real_memory": 1}) == 0
+
+
+def test_numbered_names():
+    assert slurm.numbered_names(3, "guest") == ["guest01", "guest02", "guest03"]
+    assert slurm.numbered_names(0, "guest") == []
+    names = slurm.numbered_names(120, "g")
+    assert names[0] == "g001"
+    assert names[-1] == "g120"
+
+
+@pytest.mark.parametrize("bad", [-1, "3", True, 2.5])
+def test_numbered_names_refuses_bad_counts(bad):
+    with pytest.raises(AnsibleFilterError):
+        slurm.numbered_names(bad, "guest")

@@ -1,0 +1,59 @@
+# Copyright: learnhpc.cluster developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Filters of the docker provider."""
+
+from __future__ import annotations
+
+from ansible.errors import AnsibleFilterError
+
+SHARED_DIRS = ("home", "project", "scratch")
+
+
+def docker_node_container(node, event):
+    """The container of one node of an event (an item of learnhpc.cluster.event_config's nodes_list).
+
+    Every container of the event carries the event's labels and its node roles, sits on the
+    event's network, and mounts the event's shared volumes at /home, /project and /scratch.
+    Only the login node publishes ports, on the event's bind address: 22 for SSH and 443
+    for HTTPS. Compute nodes get the CPU and memory limits of the event, if any.
+    """
+    try:
+        name = event["name"]
+        docker = event["docker"]
+        roles = list(node["roles"])
+        container = {
+            "name": node["name"],
+            "image": docker["image"],
+            "networks": [f"learnhpc-{name}"],
+            "labels": {
+                "org.learnhpc.event": name,
+                "org.learnhpc.roles": ",".join(roles),
+                "org.learnhpc.end_date": str(event["end_date"]),
+                "org.learnhpc.provider": "docker",
+            },
+            "volumes": [f"learnhpc-{name}-{d}:/{d}" for d in SHARED_DIRS],
+            "published_ports": [],
+            # The nodes of a multi-day event come back after the host restarts.
+            "restart_policy": "unless-stopped",
+        }
+        if "login" in roles:
+            address = docker["bind_address"]
+            container["published_ports"] = [
+                f"{address}:{docker['ssh_port']}:22",
+                f"{address}:{docker['https_port']}:443",
+            ]
+        if "compute" in roles:
+            if docker.get("node_cpus"):
+                container["cpus"] = docker["node_cpus"]
+            if docker.get("node_memory_mb"):
+                container["memory_mb"] = docker["node_memory_mb"]
+    except (KeyError, TypeError) as exc:
+        raise AnsibleFilterError(f"docker_node_container: the event or node lacks {exc}") from exc
+    return container
+
+
+class FilterModule:
+    """Filters of the docker provider."""
+
+    def filters(self):
+        return {"docker_node_container": docker_node_container}

@@ -1,0 +1,304 @@
+#!/usr/bin/python
+# Copyright: learnhpc.cluster developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: event_config
+short_description: Load and check the event file of a training event
+version_added: 0.1.0
+author: learnhpc.cluster developers (!UNKNOWN)
+description:
+  - Reads the event file C(<events_dir>/<name>.yml) (or the file O(path)), checks every setting against the
+    schema of docs/event-file.md and returns the event with every default filled in and the derived values
+    (full node names, expiry date, state directory) added.
+  - All problems of the file are reported at once, one line each, prefixed with the file's path. The path is
+    relative to the module's working directory (for a local run, the playbook's directory) when the file is below
+    it, else absolute.
+  - Read-only; it never changes anything. Run it where the event files are, usually on the controller with
+    C(delegate_to=localhost) and C(run_once=true).
+options:
+  name:
+    description:
+      - The event name, the name of the event file without C(.yml).
+      - Required unless O(path) is given; needs O(events_dir).
+    type: str
+  path:
+    description:
+      - The event file to load, instead of looking O(name) up in O(events_dir).
+      - The event name is then the file's name without C(.yml).
+    type: path
+  events_dir:
+    description:
+      - The directory of the event files, where C(<name>.yml) is looked up.
+      - The state directory of the event is C(<events_dir>/.state/<name>).
+      - Required with O(name). With O(path) it defaults to the directory of O(path).
+    type: path
+  check_dates:
+    description:
+      - Whether an end date in the past is an error.
+      - Set it to V(false) to load an event that is over, for example to remove its cluster.
+    type: bool
+    default: true
+  today:
+    description:
+      - The current date as C(YYYY-MM-DD), for tests.
+      - Defaults to the current date of the host the module runs on.
+    type: str
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
+requirements:
+  - PyYAML
+notes:
+  - The schema of event files is described in docs/event-file.md of the collection.
+  - An instructor's C(ssh_key) of V(generate) is returned unchanged; the playbooks generate that key pair.
+"""
+
+EXAMPLES = r"""
+- name: Load the event given with -e event=NAME
+  learnhpc.cluster.event_config:
+    name: "{{ event }}"
+    events_dir: "{{ playbook_dir }}/events"
+  delegate_to: localhost
+  run_once: true
+  register: event_config
+
+- name: Show the compute nodes
+  ansible.builtin.debug:
+    msg: "{{ event_config.event.compute_names | join(', ') }}"
+
+- name: Load an event file by its path, also when the event is over (to remove it)
+  learnhpc.cluster.event_config:
+    path: /srv/events/workshop.yml
+    check_dates: false
+  register: event_config
+"""
+
+RETURN = r"""
+event:
+  description:
+    - The event, every setting with its default filled in, dates as C(YYYY-MM-DD), plus derived values.
+    - docs/event-file.md describes the settings.
+  returned: success
+  type: dict
+  contains:
+    name:
+      description: The event name.
+      type: str
+      returned: success
+      sample: demo
+    description:
+      description: Free text describing the event; empty when not given.
+      type: str
+      returned: success
+      sample: Introduction to HPC, spring school
+    provider:
+      description: Where the nodes come from, V(docker) or V(openstack).
+      type: str
+      returned: success
+      sample: docker
+    start_date:
+      description: First day of the event, C(YYYY-MM-DD); the current date (or the end date if earlier) when not given.
+      type: str
+      returned: success
+      sample: "2030-12-01"
+    end_date:
+      description: Last day of the event, C(YYYY-MM-DD).
+      type: str
+      returned: success
+      sample: "2030-12-31"
+    expires:
+      description: The end date plus C(accounts.grace_days), C(YYYY-MM-DD); the accounts work until this day.
+      type: str
+      returned: success
+      sample: "2030-12-31"
+    nodes:
+      description: The node settings.
+      type: dict
+      returned: success
+      contains:
+        mgmt:
+          description: The management node; C(name) is its short name, C(flavor) its OpenStack flavor (null for docker).
+          type: dict
+          returned: success
+          sample: {"name": "mgmt", "flavor": null}
+        login:
+          description: The login node; C(name) is its short name, C(flavor) its OpenStack flavor (null for docker).
+          type: dict
+          returned: success
+          sample: {"name": "login", "flavor": null}
+        compute:
+          description:
+            - The compute nodes; C(count), C(max_count), C(prefix) and C(flavor) (null for docker).
+          type: dict
+          returned: success
+          sample: {"count": 2, "max_count": 2, "prefix": "compute", "flavor": null}
+    nodes_list:
+      description:
+        - The nodes of the cluster, mgmt, login and compute 1 to C(nodes.compute.count), in that order.
+        - Each has C(name) (the full name, host and container or server name), C(short) and C(roles).
+      type: list
+      elements: dict
+      returned: success
+      sample:
+        - {"name": "demo-mgmt", "short": "mgmt", "roles": ["mgmt"]}
+        - {"name": "demo-login", "short": "login", "roles": ["login"]}
+        - {"name": "demo-compute-01", "short": "compute-01", "roles": ["compute"]}
+        - {"name": "demo-compute-02", "short": "compute-02", "roles": ["compute"]}
+    compute_names:
+      description: The full names of compute nodes 1 to C(nodes.compute.count).
+      type: list
+      elements: str
+      returned: success
+      sample: ["demo-compute-01", "demo-compute-02"]
+    docker:
+      description:
+        - The Docker settings C(image), C(ssh_port), C(https_port), C(bind_address), C(node_cpus) and
+          C(node_memory_mb); null when the provider is V(openstack).
+      type: dict
+      returned: success
+      sample:
+        image: learnhpc/debian-systemd:12
+        ssh_port: 2222
+        https_port: 8443
+        bind_address: 127.0.0.1
+        node_cpus: null
+        node_memory_mb: null
+    openstack:
+      description:
+        - The OpenStack settings C(cloud), C(image), C(flavors), C(network_cidr), C(external_network),
+          C(allowed_cidrs), C(ssh_user) and C(key_name); null when the provider is V(docker).
+      type: dict
+      returned: success
+      sample:
+        cloud: training
+        image: Debian 12
+        flavors: {"mgmt": "m1.medium", "login": "m1.medium", "compute": "m1.large"}
+        network_cidr: 10.42.0.0/24
+        external_network: public
+        allowed_cidrs: ["192.0.2.0/24"]
+        ssh_user: debian
+        key_name: null
+    accounts:
+      description:
+        - The accounts, C(guests), C(prefix), C(grace_days), C(uid_start) and C(instructors), a list of
+          C(name), C(ssh_key) (a public key, or V(generate)) and C(email) (or null).
+      type: dict
+      returned: success
+      sample:
+        guests: 3
+        prefix: guest
+        grace_days: 0
+        uid_start: 10001
+        instructors: [{"name": "trainer", "ssh_key": "generate", "email": null}]
+    budget:
+      description: C(core_hours_per_guest), a number, or null for no limit.
+      type: dict
+      returned: success
+      sample: {"core_hours_per_guest": null}
+    software:
+      description: C(eessi) (bool) and C(eessi_version).
+      type: dict
+      returned: success
+      sample: {"eessi": false, "eessi_version": "2023.06"}
+    services:
+      description: C(jupyterhub) and C(globus), both bool.
+      type: dict
+      returned: success
+      sample: {"jupyterhub": false, "globus": false}
+    file:
+      description: The absolute path of the event file.
+      type: str
+      returned: success
+      sample: /work/cluster/events/demo.yml
+    state_dir:
+      description:
+        - The directory for the event's generated secrets and credentials, C(<events_dir>/.state/<name>).
+        - The module does not create it.
+      type: str
+      returned: success
+      sample: /work/cluster/events/.state/demo
+event_warnings:
+  description:
+    - Settings that are allowed but risky, one line each, prefixed with the file (for example an
+      C(openstack.allowed_cidrs) entry of V(0.0.0.0/0)).
+    - The same lines are also given as warnings of the task.
+  returned: success
+  type: list
+  elements: str
+  sample: ["events/course.yml: openstack.allowed_cidrs[0]: 0.0.0.0/0 lets the whole internet reach ..."]
+errors:
+  description:
+    - Every problem of the event file, one line each, prefixed with the file.
+    - C(msg) holds the same lines joined with line breaks.
+  returned: failure
+  type: list
+  elements: str
+  sample: ["events/demo.yml: nodes.compute.count: must be an integer >= 1, got 0"]
+"""
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib  # noqa: E402
+
+from ansible_collections.learnhpc.cluster.plugins.module_utils.event import (  # noqa: E402
+    HAS_YAML,
+    YAML_IMPORT_ERROR,
+    load_event,
+    parse_date,
+)
+
+ARGUMENT_SPEC = {
+    "name": {"type": "str"},
+    "path": {"type": "path"},
+    "events_dir": {"type": "path"},
+    "check_dates": {"type": "bool", "default": True},
+    "today": {"type": "str"},
+}
+
+
+def run(params):
+    """``(event, errors, warnings)`` for the module's parameters."""
+    warnings = []
+    event, errors = load_event(
+        params["path"],
+        name=params["name"],
+        events_dir=params["events_dir"],
+        today=params["today"],
+        check_dates=params["check_dates"],
+        warnings=warnings,
+    )
+    return event, errors, warnings
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=ARGUMENT_SPEC,
+        mutually_exclusive=[("name", "path")],
+        required_one_of=[("name", "path")],
+        required_by={"name": "events_dir"},
+        supports_check_mode=True,
+    )
+    if not HAS_YAML:
+        module.fail_json(msg=missing_required_lib("PyYAML"), exception=YAML_IMPORT_ERROR)
+    today = module.params["today"]
+    if today is not None and parse_date(today) is None:
+        module.fail_json(msg=f"today: must be a date YYYY-MM-DD, got {today!r}")
+
+    event, errors, warnings = run(module.params)
+    if errors:
+        module.fail_json(msg="\n".join(errors), errors=errors)
+    for warning in warnings:
+        module.warn(warning)
+    module.exit_json(changed=False, event=event, event_warnings=warnings)
+
+
+if __name__ == "__main__":
+    main()
