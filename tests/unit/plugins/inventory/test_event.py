@@ -415,12 +415,6 @@ def test_values_are_unsafe(run):
 # --- providers -------------------------------------------------------------------------------------------------
 
 
-def test_openstack_is_not_available_yet(run):
-    message = r"^the openstack provider of learnhpc\.cluster\.event is not available yet$"
-    with pytest.raises(AnsibleParserError, match=message):
-        run(FakeClient(cluster()), providers=["docker", "openstack"])
-
-
 def test_unknown_provider(run):
     with pytest.raises(AnsibleError, match="providers"):
         run(FakeClient(cluster()), providers=["aws"])

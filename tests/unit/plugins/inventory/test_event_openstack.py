@@ -1,0 +1,744 @@
+# Copyright: learnhpc.cluster developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Unit tests of the openstack provider of the inventory plugin learnhpc.cluster.event.
+
+The OpenStack API is replaced by fake connections (FakeConnection below: the few openstacksdk calls the plugin
+makes), except in the tests of clouds.yaml and of authentication, which use openstacksdk itself: the first with
+clouds.yaml files written here, the second against a small local HTTP server that answers like Keystone.
+"""
+
+from __future__ import annotations
+
+import http.server
+import json
+import shlex
+import threading
+
+import pytest
+import requests
+from ansible.errors import AnsibleParserError
+
+from ansible_collections.learnhpc.cluster.plugins.inventory import event
+
+try:
+    from ansible.template import is_trusted_as_template
+except ImportError:  # ansible-core < 2.19: unsafe values are AnsibleUnsafe instances
+    from ansible.utils.unsafe_proxy import AnsibleUnsafe
+
+    def is_trusted_as_template(value):
+        return not isinstance(value, AnsibleUnsafe)
+
+
+openstack = pytest.importorskip("openstack")
+keystone_exceptions = pytest.importorskip("keystoneauth1.exceptions")
+
+PASSWORD = "s3cret-Pa55word"  # a fake password, to check that no message shows it
+
+
+class FakeFlavor:
+    """openstack.compute.v2.flavor.Flavor: inline in a server (vcpus, ram) or a reference (id only)."""
+
+    def __init__(self, flavor_id=None, vcpus=0, ram=0):
+        self.id = flavor_id
+        self.vcpus = vcpus
+        self.ram = ram
+
+
+class FakeServer:
+    """What the plugin reads of an openstack.compute.v2.server.Server."""
+
+    def __init__(self, name, metadata, addresses, flavor, status="ACTIVE"):
+        self.name = name
+        self.id = "id-" + name
+        self.metadata = metadata
+        self.addresses = addresses
+        self.flavor = flavor
+        self.status = status
+
+
+class FakeCompute:
+    """The compute proxy of a connection: servers() and get_flavor()."""
+
+    def __init__(self, servers, flavors, error=None):
+        self.server_list = servers
+        self.flavors = flavors
+        self.error = error
+        self.calls = []
+
+    def servers(self, details=True, all_projects=False):
+        self.calls.append(("servers", details, all_projects))
+        if self.error is not None:
+            raise self.error
+        yield from self.server_list
+
+    def get_flavor(self, flavor_id):
+        self.calls.append(("get_flavor", flavor_id))
+        if flavor_id not in self.flavors:
+            raise openstack.exceptions.NotFoundException(f"No Flavor found for {flavor_id}")
+        return self.flavors[flavor_id]
+
+
+class FakeConnection:
+    """openstack.connection.Connection: compute, and config (the cloud's configuration, with its password)."""
+
+    def __init__(self, servers=(), flavors=None, error=None):
+        self.compute = FakeCompute(list(servers), flavors or {}, error)
+        self.config = type("CloudRegion", (), {"config": {"auth": {"username": "ada", "password": PASSWORD}}})()
+
+
+def addresses(fixed=None, floating=None, network="osinv-net"):
+    entries = []
+    if fixed:
+        entries.append({"addr": fixed, "version": 4, "OS-EXT-IPS:type": "fixed"})
+    if floating:
+        entries.append({"addr": floating, "version": 4, "OS-EXT-IPS:type": "floating"})
+    return {network: entries} if entries else {}
+
+
+M1_SMALL = FakeFlavor(None, vcpus=1, ram=2048)
+M1_LARGE = FakeFlavor(None, vcpus=4, ram=8192)
+
+
+def server(name, event_name="demo", roles="compute", *, end_date="2030-01-01", fixed=None, floating=None, **kwargs):
+    """A fake server with the metadata of docs/contracts.md; a key given as None is left out."""
+    metadata = {
+        "org.learnhpc.event": event_name,
+        "org.learnhpc.roles": roles,
+        "org.learnhpc.end_date": end_date,
+        "org.learnhpc.provider": "openstack",
+        **kwargs.pop("metadata", {}),
+    }
+    metadata = {key: value for key, value in metadata.items() if value is not None}
+    flavor = kwargs.pop("flavor", M1_LARGE)
+    return FakeServer(name, metadata, addresses(fixed, floating), flavor, **kwargs)
+
+
+def cluster(event_name="demo", computes=2, net=1, floating="203.0.113.10"):
+    """The servers of one event: mgmt, login (with a floating IP) and compute nodes on 10.42.<net>.0/24."""
+    return [
+        server(f"{event_name}-mgmt", event_name, "mgmt", fixed=f"10.42.{net}.11"),
+        server(f"{event_name}-login", event_name, "login", fixed=f"10.42.{net}.12", floating=floating),
+        *(
+            server(f"{event_name}-compute-{i:02d}", event_name, "compute", fixed=f"10.42.{net}.{20 + i}")
+            for i in range(1, computes + 1)
+        ),
+    ]
+
+
+def members(inventory, group):
+    return sorted(host.name for host in inventory.groups[group].get_hosts())
+
+
+def host_vars(inventory, host):
+    """The variables the plugin set on a host (without inventory_file and inventory_dir, which InventoryData sets)."""
+    variables = dict(inventory.get_host(host).vars)
+    for name in ("inventory_file", "inventory_dir"):
+        variables.pop(name, None)
+    return variables
+
+
+@pytest.fixture
+def os_run(run, monkeypatch):
+    """``run`` for the openstack provider: os_run({cloud name: connection}, **options)."""
+    monkeypatch.delenv("OS_CLOUD", raising=False)
+
+    def parse(connections, refresh=False, **options):
+        options.setdefault("providers", ["openstack"])
+        options.setdefault("clouds", list(connections))
+        docker = AssertionError("the Docker client must not be used")
+        return run(docker, refresh=refresh, openstack=connections, **options)
+
+    parse.run = run
+    return parse
+
+
+# --- groups and host variables ---------------------------------------------------------------------------------
+
+
+def test_groups_per_event_and_role(os_run):
+    connection = FakeConnection([*cluster("demo"), *cluster("hpc-intro", 1, net=2, floating="203.0.113.20")])
+    inventory = os_run({"training": connection})
+    assert members(inventory, "event_demo") == ["demo-compute-01", "demo-compute-02", "demo-login", "demo-mgmt"]
+    assert members(inventory, "event_hpc_intro") == ["hpc-intro-compute-01", "hpc-intro-login", "hpc-intro-mgmt"]
+    assert members(inventory, "mgmt") == ["demo-mgmt", "hpc-intro-mgmt"]
+    assert members(inventory, "login") == ["demo-login", "hpc-intro-login"]
+    assert members(inventory, "compute") == ["demo-compute-01", "demo-compute-02", "hpc-intro-compute-01"]
+    assert os_run.run.warnings == []
+    assert connection.compute.calls == [("servers", True, False)]
+    assert os_run.run.clouds == ["training"]
+    assert os_run.run.clouds_yaml == [None]
+
+
+def test_host_vars_login_and_behind_it(os_run):
+    inventory = os_run({"training": FakeConnection(cluster("demo", 1))})
+    assert host_vars(inventory, "demo-login") == {
+        "learnhpc_event": "demo",
+        "learnhpc_node_roles": ["login"],
+        "learnhpc_end_date": "2030-01-01",
+        "learnhpc_provider": "openstack",
+        "learnhpc_openstack_cloud": "training",
+        "learnhpc_openstack_id": "id-demo-login",
+        "learnhpc_openstack_status": "ACTIVE",
+        "ansible_host": "203.0.113.10",
+        "ansible_user": "debian",
+        "slurm_node_cpus": 4,
+        "slurm_node_memory_mb": 8192 - 256,
+    }
+    compute = host_vars(inventory, "demo-compute-01")
+    assert compute["ansible_host"] == "10.42.1.21"
+    assert compute["ansible_user"] == "debian"
+    assert compute["ansible_ssh_common_args"] == "-o ProxyJump=debian@203.0.113.10"
+    assert host_vars(inventory, "demo-mgmt")["ansible_ssh_common_args"] == "-o ProxyJump=debian@203.0.113.10"
+
+
+def test_ssh_user_from_metadata_and_option(os_run):
+    servers = cluster("demo", 1)
+    servers[1].metadata["org.learnhpc.ssh_user"] = "cloud-user"  # the login node
+    inventory = os_run({"training": FakeConnection(servers)}, ssh_user="ubuntu")
+    assert host_vars(inventory, "demo-login")["ansible_user"] == "cloud-user"
+    compute = host_vars(inventory, "demo-compute-01")
+    assert compute["ansible_user"] == "ubuntu"
+    # the jump goes as the login node's user
+    assert compute["ansible_ssh_common_args"] == "-o ProxyJump=cloud-user@203.0.113.10"
+
+
+def test_bad_ssh_user_in_metadata(os_run):
+    servers = cluster("demo", 1)
+    servers[1].metadata["org.learnhpc.ssh_user"] = "x;rm -rf /"
+    inventory = os_run({"training": FakeConnection(servers)})
+    assert host_vars(inventory, "demo-login")["ansible_user"] == "debian"
+    assert host_vars(inventory, "demo-compute-01")["ansible_ssh_common_args"] == "-o ProxyJump=debian@203.0.113.10"
+    assert len(os_run.run.warnings) == 1
+    assert "demo-login" in os_run.run.warnings[0]
+    assert "org.learnhpc.ssh_user" in os_run.run.warnings[0]
+
+
+def test_ssh_options_go_through_a_proxy_command(os_run):
+    options = ["StrictHostKeyChecking=accept-new", "UserKnownHostsFile=/home/ada/known hosts"]
+    inventory = os_run({"training": FakeConnection(cluster("demo", 1))}, ssh_options=options)
+    login_args = shlex.split(host_vars(inventory, "demo-login")["ansible_ssh_common_args"])
+    assert login_args == ["-o", options[0], "-o", options[1]]
+    args = shlex.split(host_vars(inventory, "demo-compute-01")["ansible_ssh_common_args"])
+    assert args[:4] == login_args
+    assert args[4] == "-o"
+    assert args[5].startswith("ProxyCommand=")
+    assert len(args) == 6
+    # ssh runs the ProxyCommand with the shell: the words it sees
+    proxy = shlex.split(args[5][len("ProxyCommand=") :])
+    assert proxy == ["ssh", "-W", "%h:%p", *login_args, "debian@203.0.113.10"]
+
+
+@pytest.mark.parametrize("option", ["StrictHostKeyChecking", "-o StrictHostKeyChecking=no", "=no", "A=\nB"])
+def test_malformed_ssh_option(os_run, option):
+    with pytest.raises(AnsibleParserError, match="ssh_options"):
+        os_run({"training": FakeConnection(cluster())}, ssh_options=[option])
+
+
+@pytest.mark.parametrize("user", ["Debian", "", "a b"])
+def test_malformed_ssh_user_option(os_run, user):
+    with pytest.raises(AnsibleParserError, match="ssh_user"):
+        os_run({"training": FakeConnection(cluster())}, ssh_user=user)
+
+
+def test_event_without_login_floating_ip(os_run):
+    servers = [*cluster("demo", 2, floating=None), *cluster("other", 1, net=2)]
+    inventory = os_run({"training": FakeConnection(servers)})
+    for name in ("demo-mgmt", "demo-login", "demo-compute-01", "demo-compute-02"):
+        variables = host_vars(inventory, name)
+        assert variables["ansible_host"].startswith("10.42.1.")
+        assert "ansible_ssh_common_args" not in variables
+    # one warning for the event, not one per node; the other event is reached as usual
+    assert len(os_run.run.warnings) == 1
+    assert "event demo" in os_run.run.warnings[0]
+    assert "floating IP" in os_run.run.warnings[0]
+    assert "ProxyJump" in host_vars(inventory, "other-compute-01")["ansible_ssh_common_args"]
+
+
+def test_server_without_address(os_run):
+    servers = [*cluster("demo", 1), server("demo-compute-02", status="BUILD")]
+    inventory = os_run({"training": FakeConnection(servers)})
+    variables = host_vars(inventory, "demo-compute-02")
+    assert "ansible_host" not in variables
+    assert variables["learnhpc_openstack_status"] == "BUILD"
+    assert members(inventory, "compute") == ["demo-compute-01", "demo-compute-02"]
+    assert len(os_run.run.warnings) == 1
+    assert "demo-compute-02" in os_run.run.warnings[0]
+
+
+def test_first_login_node_with_a_floating_ip_is_the_way_in(os_run):
+    servers = [
+        server("demo-login-b", roles="login", fixed="10.42.1.13", floating="203.0.113.12"),
+        server("demo-login-a", roles="login", fixed="10.42.1.12"),
+        server("demo-login-c", roles="login", fixed="10.42.1.14", floating="203.0.113.11"),
+        server("demo-compute-01", fixed="10.42.1.21"),
+    ]
+    inventory = os_run({"training": FakeConnection(servers)})
+    assert host_vars(inventory, "demo-compute-01")["ansible_ssh_common_args"] == "-o ProxyJump=debian@203.0.113.12"
+    assert host_vars(inventory, "demo-login-c")["ansible_host"] == "203.0.113.11"
+    assert "ansible_ssh_common_args" not in host_vars(inventory, "demo-login-c")
+    assert host_vars(inventory, "demo-login-a")["ansible_ssh_common_args"] == "-o ProxyJump=debian@203.0.113.12"
+
+
+def test_server_addresses():
+    assert event.server_addresses(
+        {
+            "a": [{"addr": "fd00::5", "version": 6, "OS-EXT-IPS:type": "fixed"}],
+            "b": [
+                {"addr": "10.0.0.5", "version": 4, "OS-EXT-IPS:type": "fixed"},
+                {"addr": "not an address", "OS-EXT-IPS:type": "floating"},
+                {"addr": "198.51.100.7", "version": 4, "OS-EXT-IPS:type": "floating"},
+            ],
+        }
+    ) == ("10.0.0.5", "198.51.100.7")
+    assert event.server_addresses({}) == (None, None)
+    assert event.server_addresses(None) == (None, None)
+    assert event.server_addresses({"a": [{"addr": "fd00::5"}]}) == ("fd00::5", None)
+
+
+def test_every_status_is_included(os_run):
+    servers = [server(f"demo-compute-{i}", status=status) for i, status in enumerate(["ACTIVE", "SHUTOFF", "ERROR"])]
+    inventory = os_run({"training": FakeConnection(servers)})
+    statuses = [host_vars(inventory, f"demo-compute-{i}")["learnhpc_openstack_status"] for i in range(3)]
+    assert statuses == ["ACTIVE", "SHUTOFF", "ERROR"]
+
+
+def test_events_filter(os_run):
+    servers = [*cluster("demo", 1), *cluster("other", 1, net=2), *cluster("third", 1, net=3)]
+    inventory = os_run({"training": FakeConnection(servers)}, events=["demo", "third"])
+    assert sorted(inventory.hosts) == [
+        "demo-compute-01",
+        "demo-login",
+        "demo-mgmt",
+        "third-compute-01",
+        "third-login",
+        "third-mgmt",
+    ]
+    assert "event_other" not in inventory.groups
+
+
+def test_two_clouds_and_all_projects(os_run):
+    first = FakeConnection(cluster("demo", 1))
+    second = FakeConnection(cluster("other", 1, net=2, floating="203.0.113.20"))
+    inventory = os_run({"training": first, "training-2": second}, openstack_all_projects=True)
+    assert host_vars(inventory, "demo-mgmt")["learnhpc_openstack_cloud"] == "training"
+    assert host_vars(inventory, "other-mgmt")["learnhpc_openstack_cloud"] == "training-2"
+    assert host_vars(inventory, "other-mgmt")["ansible_ssh_common_args"] == "-o ProxyJump=debian@203.0.113.20"
+    assert first.compute.calls == second.compute.calls == [("servers", True, True)]
+
+
+class FakeDockerClient:
+    """A Docker client with one container of the event local."""
+
+    class containers:  # an attribute of the client, as in the Docker SDK
+        @staticmethod
+        def list(**_kwargs):
+            labels = {
+                "org.learnhpc.event": "local",
+                "org.learnhpc.roles": "mgmt",
+                "org.learnhpc.end_date": "2030-01-01",
+            }
+            container = type("Container", (), {"name": "local-mgmt", "labels": labels, "status": "running"})()
+            container.attrs = {"HostConfig": {}}
+            return [container]
+
+    @staticmethod
+    def info():
+        return {"NCPU": 2, "MemTotal": 4 * 1024**3}
+
+
+def test_docker_and_openstack_together(os_run):
+    inventory = os_run.run(
+        FakeDockerClient(),
+        openstack={"training": FakeConnection(cluster("demo", 1))},
+        providers=["docker", "openstack"],
+        clouds=["training"],
+    )
+    assert members(inventory, "mgmt") == ["demo-mgmt", "local-mgmt"]
+    assert host_vars(inventory, "local-mgmt")["learnhpc_provider"] == "docker"
+    assert host_vars(inventory, "demo-mgmt")["learnhpc_provider"] == "openstack"
+
+
+# --- Slurm sizes -----------------------------------------------------------------------------------------------
+
+
+def test_size_from_the_inline_flavor_and_reserve(os_run):
+    servers = [
+        server("demo-mgmt", roles="mgmt", fixed="10.42.1.11", flavor=M1_SMALL),
+        server("demo-compute-01", fixed="10.42.1.21", flavor=FakeFlavor(None, vcpus=16, ram=65536)),
+        server("demo-compute-02", fixed="10.42.1.22", flavor=FakeFlavor(None, vcpus=1, ram=256)),
+    ]
+    connection = FakeConnection(servers)
+    inventory = os_run({"training": connection}, memory_reserve_mb=1024)
+    sizes = {}
+    for name in inventory.hosts:
+        variables = host_vars(inventory, name)
+        sizes[name] = (variables["slurm_node_cpus"], variables["slurm_node_memory_mb"])
+        assert isinstance(variables["slurm_node_cpus"], int)
+        assert isinstance(variables["slurm_node_memory_mb"], int)
+    assert sizes == {"demo-mgmt": (1, 1024), "demo-compute-01": (16, 64512), "demo-compute-02": (1, 1)}
+    # no flavor was looked up: the servers carry theirs (compute API >= 2.47)
+    assert connection.compute.calls == [("servers", True, False)]
+
+
+def test_flavor_looked_up_once_per_id(os_run):
+    """Compute API < 2.47: a server names its flavor by ID only."""
+    servers = [
+        server(f"demo-compute-{i:02d}", fixed=f"10.42.1.{20 + i}", flavor=FakeFlavor("f-large")) for i in range(1, 6)
+    ]
+    servers.append(server("demo-mgmt", roles="mgmt", fixed="10.42.1.11", flavor=FakeFlavor("f-small")))
+    flavors = {"f-large": FakeFlavor("f-large", 8, 32768), "f-small": FakeFlavor("f-small", 2, 4096)}
+    connection = FakeConnection(servers, flavors)
+    inventory = os_run({"training": connection})
+    assert host_vars(inventory, "demo-compute-03")["slurm_node_cpus"] == 8
+    assert host_vars(inventory, "demo-compute-03")["slurm_node_memory_mb"] == 32768 - 256
+    assert host_vars(inventory, "demo-mgmt")["slurm_node_memory_mb"] == 4096 - 256
+    assert connection.compute.calls == [("servers", True, False), ("get_flavor", "f-large"), ("get_flavor", "f-small")]
+
+
+def test_flavor_gone(os_run):
+    servers = [server(f"demo-compute-{i:02d}", fixed="10.42.1.2", flavor=FakeFlavor("deleted")) for i in (1, 2)]
+    inventory = os_run({"training": FakeConnection(servers)})
+    assert host_vars(inventory, "demo-compute-02")["slurm_node_cpus"] == 1
+    assert host_vars(inventory, "demo-compute-02")["slurm_node_memory_mb"] == 1
+    flavor_warnings = [warning for warning in os_run.run.warnings if "flavor deleted" in warning]
+    assert len(flavor_warnings) == 1
+
+
+# --- malformed metadata ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "metadata",
+    [
+        {"roles": None},
+        {"roles": " , "},
+        {"end_date": None},
+        {"end_date": "2030-02-30"},
+        {"event_name": None},
+        {"event_name": "Demo"},
+        {"event_name": "demo_1"},
+    ],
+)
+def test_malformed_metadata_is_skipped(os_run, metadata):
+    bad = server("bad-server", fixed="10.42.1.99", **metadata)
+    inventory = os_run({"training": FakeConnection([*cluster("demo", 1), bad])})
+    assert sorted(inventory.hosts) == ["demo-compute-01", "demo-login", "demo-mgmt"]
+    assert len(os_run.run.warnings) == 1
+    assert os_run.run.warnings[0].startswith("learnhpc.cluster.event: skipping server bad-server: ")
+
+
+def test_server_without_metadata_is_skipped(os_run):
+    bare = FakeServer("bare", {}, addresses("10.42.1.5"), M1_SMALL)
+    inventory = os_run({"training": FakeConnection([bare, *cluster("demo", 1)])})
+    assert "bare" not in inventory.hosts
+    assert len(inventory.hosts) == 3
+    assert len(os_run.run.warnings) == 1
+
+
+def test_unknown_role_warning(os_run):
+    servers = [*cluster("demo", 1), server("demo-gpu-01", roles="compute,gpu", fixed="10.42.1.40")]
+    inventory = os_run({"training": FakeConnection(servers)})
+    assert host_vars(inventory, "demo-gpu-01")["learnhpc_node_roles"] == ["compute"]
+    assert len(os_run.run.warnings) == 1
+    assert "gpu" in os_run.run.warnings[0]
+
+
+# --- unsafe values ---------------------------------------------------------------------------------------------
+
+
+def test_values_are_unsafe(os_run):
+    servers = cluster("demo", 1)
+    servers[0].status = "{{ 6 * 7 }}"
+    servers[0].metadata["org.learnhpc.roles"] = "mgmt,{{ lookup('pipe', 'id') }}"
+    inventory = os_run(
+        {"training": FakeConnection(servers)}, compose={"status_copy": "learnhpc_openstack_status"}, strict=True
+    )
+    variables = host_vars(inventory, "demo-mgmt")
+    assert variables["learnhpc_openstack_status"] == "{{ 6 * 7 }}"
+    assert variables["status_copy"] == "{{ 6 * 7 }}"
+    for name in ("demo-mgmt", "demo-compute-01"):
+        variables = host_vars(inventory, name)
+        strings = [value for value in variables.values() if isinstance(value, str)]
+        strings.extend(variables["learnhpc_node_roles"])
+        assert len(strings) >= 9
+        for value in strings:
+            assert not is_trusted_as_template(value), value
+        assert "ansible_ssh_common_args" in variables
+    for group in inventory.groups.values():
+        assert not is_trusted_as_template(group.name)
+
+
+def test_constructed_groups_by_status(os_run):
+    servers = [*cluster("demo", 1), server("demo-compute-02", fixed="10.42.1.22", status="ERROR")]
+    inventory = os_run(
+        {"training": FakeConnection(servers)},
+        strict=True,
+        keyed_groups=[{"key": "learnhpc_openstack_status", "prefix": "openstack"}],
+        groups={"big": "slurm_node_cpus >= 4"},
+    )
+    assert members(inventory, "openstack_ERROR") == ["demo-compute-02"]
+    assert len(members(inventory, "openstack_ACTIVE")) == 3
+    assert len(members(inventory, "big")) == 4
+
+
+# --- cache -----------------------------------------------------------------------------------------------------
+
+
+def test_cache(os_run, tmp_path):
+    cache = {
+        "cache": True,
+        "cache_plugin": "ansible.builtin.jsonfile",
+        "cache_connection": str(tmp_path / "cache"),
+        "cache_timeout": 600,
+    }
+    connection = FakeConnection(cluster("demo", 2))
+    first = os_run({"training": connection}, **cache)
+    os_run.run.plugin.update_cache_if_changed()  # what the InventoryManager does after parse()
+    assert connection.compute.calls == [("servers", True, False)]
+
+    # the second parse reads the cache: no clouds.yaml, no connection, no API call
+    second = os_run({"training": AssertionError("the OpenStack connection must not be used")}, **cache)
+    assert sorted(second.hosts) == sorted(first.hosts)
+    assert host_vars(second, "demo-compute-01") == host_vars(first, "demo-compute-01")
+    assert not is_trusted_as_template(host_vars(second, "demo-compute-01")["ansible_ssh_common_args"])
+    assert os_run.run.clouds == ["training"]
+    assert os_run.run.clouds_yaml == [None]
+    assert connection.compute.calls == [("servers", True, False)]
+
+    # memory_reserve_mb and events apply to the cached nodes
+    third = os_run({"training": AssertionError("no")}, memory_reserve_mb=0, events=["demo"], **cache)
+    assert host_vars(third, "demo-mgmt")["slurm_node_memory_mb"] == 8192
+
+    # a refresh reads the cloud again
+    connection.compute.server_list.append(server("demo-compute-03", fixed="10.42.1.23"))
+    fourth = os_run({"training": connection}, refresh=True, **cache)
+    assert "demo-compute-03" in fourth.hosts
+    assert len(connection.compute.calls) == 2
+
+
+# --- clouds, clouds.yaml and errors ----------------------------------------------------------------------------
+
+
+def test_no_cloud(os_run):
+    with pytest.raises(AnsibleParserError) as info:
+        os_run({}, clouds=[])
+    assert info.value.message == (
+        "learnhpc.cluster.event: the openstack provider needs the name of a cloud in clouds.yaml: set the option"
+        " clouds or the environment variable OS_CLOUD"
+    )
+
+
+def test_os_cloud_environment_variable(os_run, monkeypatch):
+    monkeypatch.setenv("OS_CLOUD", "from-env")
+    connection = FakeConnection(cluster("demo", 1))
+    inventory = os_run({"from-env": connection}, clouds=None)
+    assert os_run.run.clouds == ["from-env"]
+    assert host_vars(inventory, "demo-mgmt")["learnhpc_openstack_cloud"] == "from-env"
+
+
+def test_clouds_yaml_option(os_run, tmp_path):
+    os_run({"training": FakeConnection([])}, clouds_yaml=str(tmp_path / "clouds.yaml"))
+    assert os_run.run.clouds_yaml == [str(tmp_path / "clouds.yaml")]
+
+
+def write_clouds_yaml(tmp_path, auth_url="http://127.0.0.1:1/v3"):
+    clouds = {
+        "clouds": {
+            name: {
+                "auth": {
+                    "auth_url": auth_url,
+                    "username": "ada",
+                    "password": PASSWORD,
+                    "project_name": "training",
+                    "user_domain_name": "Default",
+                    "project_domain_name": "Default",
+                },
+                "region_name": "RegionOne",
+                "identity_api_version": 3,
+            }
+            for name in ("training", "admin")
+        }
+    }
+    path = tmp_path / "clouds.yaml"
+    path.write_text(json.dumps(clouds), encoding="utf-8")  # JSON is YAML
+    return path
+
+
+def test_unknown_cloud(tmp_path):
+    """openstacksdk reads a clouds.yaml written here."""
+    path = write_clouds_yaml(tmp_path)
+    config = event.openstack_config(str(path))
+    with pytest.raises(AnsibleParserError) as info:
+        event.openstack_connection(config, "trainign")
+    assert info.value.message == (
+        f"learnhpc.cluster.event: cloud 'trainign' is not in clouds.yaml; clouds found: admin, training ({path})"
+    )
+
+
+def test_clouds_yaml_missing(tmp_path):
+    with pytest.raises(AnsibleParserError, match=r"clouds_yaml .*/nothing\.yaml is not a file$"):
+        event.openstack_config(str(tmp_path / "nothing.yaml"))
+
+
+def test_clouds_yaml_broken(tmp_path):
+    path = tmp_path / "clouds.yaml"
+    path.write_text("clouds: [unclosed\n", encoding="utf-8")
+    with pytest.raises(AnsibleParserError) as info:
+        event.openstack_config(str(path))
+    assert info.value.message.startswith(f"learnhpc.cluster.event: reading {path} failed: ")
+    assert "\n" not in info.value.message
+
+
+def test_openstacksdk_missing(monkeypatch):
+    monkeypatch.setattr(event, "openstack", None)
+    with pytest.raises(AnsibleParserError, match="needs openstacksdk"):
+        event.openstack_config(None)
+
+
+class Keystone(http.server.BaseHTTPRequestHandler):
+    """Answers like Keystone v3 whose users all have a wrong password; counts the token requests."""
+
+    token_requests = 0
+
+    def do_GET(self):
+        version = {"id": "v3.14", "status": "stable", "links": [{"rel": "self", "href": self._url("/v3/")}]}
+        self._send(200, {"version": version})
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        type(self).token_requests += 1
+        error = {"code": 401, "title": "Unauthorized", "message": "The request you have made requires authentication."}
+        self._send(401, {"error": error})
+
+    def _url(self, path):
+        return f"http://127.0.0.1:{self.server.server_address[1]}{path}"
+
+    def _send(self, status, body):
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):  # quiet
+        pass
+
+
+@pytest.fixture
+def keystone():
+    server_ = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Keystone)
+    thread = threading.Thread(target=server_.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server_.server_address[1]}/v3"
+    server_.shutdown()
+    server_.server_close()
+
+
+def test_authentication_fails(run, tmp_path, keystone, monkeypatch):
+    """The real openstacksdk and keystoneauth, against a local server that answers like Keystone (HTTP 401)."""
+    monkeypatch.delenv("OS_CLOUD", raising=False)
+    path = write_clouds_yaml(tmp_path, auth_url=keystone)
+    config = tmp_path / "test.event.yml"
+    config.write_text(
+        json.dumps(
+            {
+                "plugin": "learnhpc.cluster.event",
+                "providers": ["openstack"],
+                "clouds": ["training"],
+                "clouds_yaml": str(path),
+            }
+        ),
+        encoding="utf-8",
+    )
+    from ansible.inventory.data import InventoryData  # noqa: PLC0415
+    from ansible.parsing.dataloader import DataLoader  # noqa: PLC0415
+    from ansible.plugins.loader import inventory_loader  # noqa: PLC0415
+
+    plugin = inventory_loader.get("learnhpc.cluster.event")
+    Keystone.token_requests = 0
+    with pytest.raises(AnsibleParserError) as info:
+        plugin.parse(InventoryData(), DataLoader(), str(config))
+    message = info.value.message
+    assert message.startswith(
+        "learnhpc.cluster.event: cloud training refused the credentials in clouds.yaml (authentication failed): "
+    )
+    assert "\n" not in message
+    assert PASSWORD not in message
+    assert Keystone.token_requests >= 1
+    assert info.value.__cause__ is None
+
+
+def test_cloud_does_not_answer(os_run, tmp_path):
+    """The real openstacksdk, at a port where nothing listens."""
+    path = write_clouds_yaml(tmp_path, auth_url="http://127.0.0.1:1/v3")
+    connection = event.openstack_connection(event.openstack_config(str(path)), "training")
+    provider = event.OpenStackProvider({"training": connection}, warn=print, secrets=[PASSWORD])
+    with pytest.raises(AnsibleParserError) as info:
+        provider.nodes()
+    message = info.value.message
+    assert message.startswith("learnhpc.cluster.event: listing the servers of cloud training failed: ")
+    assert "\n" not in message
+    assert PASSWORD not in message
+
+
+def response(status):
+    """A requests.Response with an HTTP status, for openstacksdk's HttpException."""
+    result = requests.Response()
+    result.status_code = status
+    return result
+
+
+@pytest.mark.parametrize(
+    ("error", "start"),
+    [
+        (
+            keystone_exceptions.Unauthorized("The request you have made requires authentication. (HTTP 401)"),
+            "learnhpc.cluster.event: cloud training refused the credentials in clouds.yaml (authentication failed): ",
+        ),
+        (
+            openstack.exceptions.HttpException("Unauthorized", response=response(401)),
+            "learnhpc.cluster.event: cloud training refused the credentials in clouds.yaml (authentication failed): ",
+        ),
+        (
+            openstack.exceptions.HttpException(f"Bad\nthing, password {PASSWORD}", response=response(500)),
+            "learnhpc.cluster.event: listing the servers of cloud training failed: HttpException: Bad thing,"
+            " password ***",
+        ),
+        (
+            keystone_exceptions.ConnectFailure("Unable to establish connection to http://192.0.2.1:5000/v3"),
+            "learnhpc.cluster.event: listing the servers of cloud training failed: ConnectFailure: Unable",
+        ),
+    ],
+)
+def test_listing_errors_are_one_line_without_secrets(os_run, error, start):
+    with pytest.raises(AnsibleParserError) as info:
+        os_run({"training": FakeConnection(error=error)})
+    message = info.value.message
+    assert message.startswith(start)
+    assert "\n" not in message
+    assert PASSWORD not in message
+
+
+def test_provider_class_is_separable():
+    provider = event.OpenStackProvider({"training": FakeConnection(cluster("demo", 1))}, warn=print)
+    nodes = provider.nodes()
+    assert [n["name"] for n in nodes] == ["demo-mgmt", "demo-login", "demo-compute-01"]
+    assert nodes[2] == {
+        "name": "demo-compute-01",
+        "event": "demo",
+        "roles": ["compute"],
+        "end_date": "2030-01-01",
+        "provider": "openstack",
+        "cpus": 4,
+        "memory_mb": 8192,
+        "vars": {
+            "ansible_host": "10.42.1.21",
+            "ansible_ssh_common_args": "-o ProxyJump=debian@203.0.113.10",
+            "ansible_user": "debian",
+            "learnhpc_openstack_cloud": "training",
+            "learnhpc_openstack_id": "id-demo-compute-01",
+            "learnhpc_openstack_status": "ACTIVE",
+        },
+    }
+    json.dumps(nodes)  # plain JSON data, for the inventory cache
