@@ -219,6 +219,7 @@ import ipaddress
 import os
 import re
 import shlex
+import types
 
 import yaml
 from ansible.errors import AnsibleParserError
@@ -237,24 +238,8 @@ else:
     DOCKER_IMPORT_ERROR = ""
     DOCKER_ERRORS = (DockerException, RequestException, OSError)
 
-try:
-    import openstack
-    import openstack.config
-    import openstack.connection
-    from keystoneauth1.exceptions import ClientException as KeystoneError
-    from keystoneauth1.exceptions import Unauthorized as KeystoneUnauthorized
-    from openstack.exceptions import NotFoundException as OpenStackNotFound
-    from openstack.exceptions import SDKException
-    from requests.exceptions import RequestException as OpenStackRequestException
-except ImportError as import_error:
-    openstack = None
-    OPENSTACK_IMPORT_ERROR = str(import_error)
-    OPENSTACK_ERRORS = ()
-    KeystoneUnauthorized = None
-    OpenStackNotFound = ()
-else:
-    OPENSTACK_IMPORT_ERROR = ""
-    OPENSTACK_ERRORS = (SDKException, KeystoneError, OpenStackRequestException, OSError)
+# openstacksdk, imported by openstack_sdk() when the openstack provider is used.
+_SDK = {}
 
 PLUGIN = "learnhpc.cluster.event"
 LABEL_EVENT = "org.learnhpc.event"
@@ -266,6 +251,10 @@ EVENT_NAME = re.compile(r"^[a-z](?:[a-z0-9-]{0,22}[a-z0-9])?$")
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 USER_NAME = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
 SSH_OPTION = re.compile(r"^[A-Za-z][A-Za-z0-9]*=[^\s=][^\n]*$")
+# Compute API microversion from which a server's flavor comes with the server (vcpus, ram, ...).
+FLAVOR_INLINE_MICROVERSION = "2.47"
+# Pages of a server listing the plugin reads at most (Nova's default page has up to 1000 servers).
+MAX_PAGES = 1000
 CPUSET_PART = re.compile(r"^(\d+)(?:-(\d+))?$")
 DEFAULT_DOCKER_URL = "unix:///var/run/docker.sock"
 MIB = 1024 * 1024
@@ -458,13 +447,46 @@ class DockerProvider:
         return min(limits) // MIB if limits else 0
 
 
+def openstack_sdk():
+    """The modules and exception classes of openstacksdk that the openstack provider uses, or AnsibleParserError.
+
+    They are imported on first use, not with the plugin: the import takes about half a second of CPU, which runs
+    that use the docker provider only, or the inventory cache, need not pay.
+    """
+    if not _SDK:
+        try:
+            # pylint: disable-next=import-outside-toplevel
+            import keystoneauth1.exceptions  # noqa: PLC0415
+            import openstack.config  # noqa: PLC0415  # pylint: disable=import-outside-toplevel
+            import openstack.connection  # noqa: PLC0415  # pylint: disable=import-outside-toplevel
+            import openstack.exceptions  # noqa: PLC0415  # pylint: disable=import-outside-toplevel
+            import openstack.utils  # noqa: PLC0415  # pylint: disable=import-outside-toplevel
+            import requests.exceptions  # noqa: PLC0415  # pylint: disable=import-outside-toplevel
+        except ImportError as exc:
+            raise AnsibleParserError(
+                f"{PLUGIN}: the openstack provider needs openstacksdk (pip package openstacksdk) on the controller"
+                f" ({exc})"
+            ) from None
+        _SDK.update(
+            config=openstack.config,
+            connection=openstack.connection,
+            exceptions=openstack.exceptions,
+            utils=openstack.utils,
+            unauthorized=keystoneauth1.exceptions.Unauthorized,
+            # what listing the servers may raise
+            errors=(
+                openstack.exceptions.SDKException,
+                keystoneauth1.exceptions.ClientException,
+                requests.exceptions.RequestException,
+                OSError,
+            ),
+        )
+    return types.SimpleNamespace(**_SDK)
+
+
 def openstack_config(clouds_yaml):
     """The clouds.yaml configuration of openstacksdk (``clouds_yaml``: the file; None: its search path)."""
-    if openstack is None:
-        raise AnsibleParserError(
-            f"{PLUGIN}: the openstack provider needs openstacksdk (pip package openstacksdk) on the controller"
-            f" ({OPENSTACK_IMPORT_ERROR})"
-        )
+    sdk = openstack_sdk()
     if clouds_yaml:
         # openstacksdk skips a file it cannot read with a log message; this says why instead, on one line.
         try:
@@ -476,7 +498,7 @@ def openstack_config(clouds_yaml):
             raise AnsibleParserError(f"{PLUGIN}: reading {clouds_yaml} failed: {_reason(exc)}") from None
     config_files = [clouds_yaml] if clouds_yaml else None
     try:
-        return openstack.config.OpenStackConfig(config_files=config_files, app_name=PLUGIN)
+        return sdk.config.OpenStackConfig(config_files=config_files, app_name=PLUGIN)
     except Exception as exc:  # pylint: disable=broad-exception-caught  # YAML, I/O and SDK errors alike
         where = clouds_yaml or "the clouds.yaml of openstacksdk"
         raise AnsibleParserError(f"{PLUGIN}: reading {where} failed: {_reason(exc)}") from None
@@ -513,7 +535,7 @@ def openstack_connection(config, cloud):
     region = None
     try:
         region = config.get_one(cloud=cloud)
-        return openstack.connection.Connection(config=region)
+        return openstack_sdk().connection.Connection(config=region)
     except Exception as exc:  # pylint: disable=broad-exception-caught  # SDK and keystoneauth errors alike
         where = config.config_filename
         message = f"{PLUGIN}: the configuration of cloud {cloud} in {where} is not usable: {_reason(exc)}"
@@ -563,19 +585,22 @@ class OpenStackProvider:
         self.ssh_options = list(ssh_options)
         self.all_projects = all_projects
         self.secrets = list(secrets)
+        self.sdk = openstack_sdk()
 
     @classmethod
     def from_plugin(cls, plugin):
-        clouds = list(dict.fromkeys(plugin.get_option("clouds") or []))
+        # str(): plain strings, without the tags of Ansible's data tagging (origin, trust), which would make the
+        # inventory cache larger and slower to read (the node dicts hold cloud names and users).
+        clouds = list(dict.fromkeys(str(cloud) for cloud in plugin.get_option("clouds") or []))
         if not clouds:
             raise AnsibleParserError(
                 f"{PLUGIN}: the openstack provider needs the name of a cloud in clouds.yaml: set the option clouds"
                 " or the environment variable OS_CLOUD"
             )
-        ssh_user = plugin.get_option("ssh_user")
-        if not USER_NAME.match(ssh_user or ""):
+        ssh_user = str(plugin.get_option("ssh_user") or "")
+        if not USER_NAME.match(ssh_user):
             raise AnsibleParserError(f"{PLUGIN}: ssh_user {ssh_user!r} is not a user name")
-        ssh_options = plugin.get_option("ssh_options") or []
+        ssh_options = [str(option) for option in plugin.get_option("ssh_options") or []]
         for option in ssh_options:
             if not SSH_OPTION.match(option):
                 raise AnsibleParserError(f"{PLUGIN}: ssh_options: {option!r} is not an SSH option written Name=value")
@@ -601,30 +626,60 @@ class OpenStackProvider:
 
     def _fail(self, cloud, doing, exc):
         status = getattr(exc, "status_code", None) or getattr(exc, "http_status", None)
-        if status == 401 or (KeystoneUnauthorized is not None and isinstance(exc, KeystoneUnauthorized)):
-            message = f"{PLUGIN}: cloud {cloud} refused the credentials in clouds.yaml (authentication failed)"
-            message += f": {_reason(exc)}"
+        if isinstance(status, int) and isinstance(exc, self.sdk.exceptions.SDKException):
+            # openstacksdk's HTTP errors: the API's own message is in details
+            details = getattr(exc, "details", None)
+            reason = f"{type(exc).__name__}: HTTP {status}: {_one_line(details or exc)}"
         else:
-            message = f"{PLUGIN}: {doing} of cloud {cloud} failed: {_reason(exc)}"
+            reason = _reason(exc)
+        if status == 401 or isinstance(exc, self.sdk.unauthorized):
+            message = (
+                f"{PLUGIN}: cloud {cloud} refused the credentials in clouds.yaml (authentication failed): {reason}"
+            )
+        else:
+            message = f"{PLUGIN}: {doing} of cloud {cloud} failed: {reason}"
         raise AnsibleParserError(_scrub(message, self.secrets)) from None
+
+    def _servers(self, compute):
+        """The servers visible to a connection, as the dicts of the compute API's JSON (GET /servers/detail).
+
+        openstacksdk's compute.servers() would turn each into a Server object, which costs about 4 ms of CPU per
+        server (2 s for 500); the plugin reads the listing through the same authenticated compute proxy instead,
+        at the microversion 2.47 (flavors inline) when the cloud has it, following the pages of the listing.
+        """
+        microversion = self.sdk.utils.maximum_supported_microversion(compute, FLAVOR_INLINE_MICROVERSION)
+        url = "/servers/detail"
+        params = {"all_tenants": "True"} if self.all_projects else None
+        for _page in range(MAX_PAGES):
+            response = compute.get(url, params=params, microversion=microversion)
+            self.sdk.exceptions.raise_from_response(response)
+            body = response.json() or {}
+            yield from body.get("servers") or []
+            links = [link.get("href") for link in body.get("servers_links") or [] if link.get("rel") == "next"]
+            if not links or not links[0]:
+                return
+            # The next page's URL carries the query (marker, limit, all_tenants).
+            url, params = links[0], None
+        raise self.sdk.exceptions.SDKException(f"the server listing has more than {MAX_PAGES} pages")
 
     def _cloud_nodes(self, cloud, connection):
         flavors = {}
         nodes = []
         try:
-            for server in connection.compute.servers(details=True, all_projects=self.all_projects):
-                node = node_from_labels(server.name, server.metadata, self.name, "server", self.warn)
+            for server in self._servers(connection.compute):
+                name = str(server.get("name") or server.get("id"))
+                node = node_from_labels(name, server.get("metadata"), self.name, "server", self.warn)
                 if node is None:
                     continue
-                node["cpus"], node["memory_mb"] = self._size(connection, server, flavors)
+                node["cpus"], node["memory_mb"] = self._size(connection, name, server.get("flavor"), flavors)
                 node["vars"] = {
-                    "ansible_user": self._user(server, node["name"]),
+                    "ansible_user": self._user(server, name),
                     "learnhpc_openstack_cloud": cloud,
-                    "learnhpc_openstack_id": server.id,
-                    "learnhpc_openstack_status": server.status,
+                    "learnhpc_openstack_id": server.get("id"),
+                    "learnhpc_openstack_status": server.get("status"),
                 }
-                nodes.append((node, server_addresses(server.addresses)))
-        except OPENSTACK_ERRORS as exc:
+                nodes.append((node, server_addresses(server.get("addresses"))))
+        except self.sdk.errors as exc:
             self._fail(cloud, "listing the servers", exc)
         self._add_addresses(cloud, nodes)
         return [node for node, _addresses in nodes]
@@ -662,7 +717,7 @@ class OpenStackProvider:
 
     def _user(self, server, name):
         """The SSH user of a server: its metadata org.learnhpc.ssh_user, else the ssh_user option."""
-        user = (server.metadata or {}).get(LABEL_SSH_USER)
+        user = (server.get("metadata") or {}).get(LABEL_SSH_USER)
         if user is None:
             return self.ssh_user
         if isinstance(user, str) and USER_NAME.match(user):
@@ -686,23 +741,26 @@ class OpenStackProvider:
                 args += ["-o", f"ProxyJump={jump_user}@{jump_ip}"]
         return " ".join(shlex.quote(arg) for arg in args)
 
-    def _size(self, connection, server, flavors):
-        """CPUs and memory (MiB) of a server, from its flavor (inline since compute API 2.47, else looked up)."""
-        flavor = server.flavor
-        vcpus = _int(getattr(flavor, "vcpus", 0))
-        ram = _int(getattr(flavor, "ram", 0))
+    def _size(self, connection, name, flavor, flavors):
+        """CPUs and memory (MiB) of a server, from its flavor: inline from compute API 2.47 on, else looked up.
+
+        ``flavors`` holds the flavors looked up so far, by ID, so each is looked up once.
+        """
+        flavor = flavor if isinstance(flavor, dict) else {}
+        vcpus = _int(flavor.get("vcpus"))
+        ram = _int(flavor.get("ram"))
         if vcpus > 0 and ram > 0:
             return vcpus, ram
-        flavor_id = getattr(flavor, "id", None)
+        flavor_id = flavor.get("id")
         if not flavor_id:
-            self.warn(f"{PLUGIN}: server {server.name} has no flavor; its Slurm size is 1 CPU")
+            self.warn(f"{PLUGIN}: server {name} has no flavor; its Slurm size is 1 CPU")
             return 1, 0
         if flavor_id not in flavors:
             try:
                 found = connection.compute.get_flavor(flavor_id)
                 flavors[flavor_id] = (_int(found.vcpus), _int(found.ram))
-            except OpenStackNotFound:
-                self.warn(f"{PLUGIN}: flavor {flavor_id} of server {server.name} is gone; its Slurm size is 1 CPU")
+            except self.sdk.exceptions.NotFoundException:
+                self.warn(f"{PLUGIN}: flavor {flavor_id} of server {name} is gone; its Slurm size is 1 CPU")
                 flavors[flavor_id] = (1, 0)
         return flavors[flavor_id]
 

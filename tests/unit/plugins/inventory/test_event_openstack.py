@@ -11,8 +11,13 @@ from __future__ import annotations
 
 import http.server
 import json
+import os
 import shlex
+import subprocess
+import sys
 import threading
+from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import requests
@@ -31,45 +36,59 @@ except ImportError:  # ansible-core < 2.19: unsafe values are AnsibleUnsafe inst
 
 openstack = pytest.importorskip("openstack")
 keystone_exceptions = pytest.importorskip("keystoneauth1.exceptions")
+Flavor = pytest.importorskip("openstack.compute.v2.flavor").Flavor
 
 PASSWORD = "s3cret-Pa55word"  # a fake password, to check that no message shows it
 
 
-class FakeFlavor:
-    """openstack.compute.v2.flavor.Flavor: inline in a server (vcpus, ram) or a reference (id only)."""
-
-    def __init__(self, flavor_id=None, vcpus=0, ram=0):
-        self.id = flavor_id
-        self.vcpus = vcpus
-        self.ram = ram
+def flavor(flavor_id=None, vcpus=0, ram=0):
+    """A server's flavor in the compute API's JSON: inline (from microversion 2.47 on) or a reference (before)."""
+    if flavor_id:
+        return {"id": flavor_id, "links": [{"rel": "bookmark", "href": f"http://nova/flavors/{flavor_id}"}]}
+    return {"vcpus": vcpus, "ram": ram, "disk": 10, "original_name": f"fake.{vcpus}c", "extra_specs": {}}
 
 
-class FakeServer:
-    """What the plugin reads of an openstack.compute.v2.server.Server."""
+class FakeResponse:
+    """A requests.Response of the compute API."""
 
-    def __init__(self, name, metadata, addresses, flavor, status="ACTIVE"):
-        self.name = name
-        self.id = "id-" + name
-        self.metadata = metadata
-        self.addresses = addresses
-        self.flavor = flavor
-        self.status = status
+    def __init__(self, body, status_code=200):
+        self.status_code = status_code
+        self.text = json.dumps(body)
+
+    def json(self):
+        return json.loads(self.text)
 
 
 class FakeCompute:
-    """The compute proxy of a connection: servers() and get_flavor()."""
+    """The compute proxy of a connection (a keystoneauth Adapter): get_endpoint_data(), get() of the server
+    listing, with pages of ``page_size`` servers, and get_flavor()."""
 
-    def __init__(self, servers, flavors, error=None):
+    service_type = "compute"
+
+    def __init__(self, servers, flavors, error=None, max_microversion="2.96", page_size=1000):
         self.server_list = servers
         self.flavors = flavors
         self.error = error
+        self.max_microversion = max_microversion
+        self.page_size = page_size
         self.calls = []
 
-    def servers(self, details=True, all_projects=False):
-        self.calls.append(("servers", details, all_projects))
+    def get_endpoint_data(self):
+        return SimpleNamespace(min_microversion="2.1", max_microversion=self.max_microversion)
+
+    def get(self, url, params=None, microversion=None):
+        self.calls.append(("get", url, params, microversion))
+        if isinstance(self.error, requests.Response):
+            return self.error
         if self.error is not None:
             raise self.error
-        yield from self.server_list
+        start = 0 if url == "/servers/detail" else int(url.rsplit("marker=", 1)[1])
+        page = self.server_list[start : start + self.page_size]
+        body = {"servers": page}
+        if start + self.page_size < len(self.server_list):
+            href = f"http://nova.example.org/v2.1/servers/detail?limit={self.page_size}&marker={start + self.page_size}"
+            body["servers_links"] = [{"rel": "next", "href": href}]
+        return FakeResponse(body)
 
     def get_flavor(self, flavor_id):
         self.calls.append(("get_flavor", flavor_id))
@@ -81,9 +100,12 @@ class FakeCompute:
 class FakeConnection:
     """openstack.connection.Connection: compute, and config (the cloud's configuration, with its password)."""
 
-    def __init__(self, servers=(), flavors=None, error=None):
-        self.compute = FakeCompute(list(servers), flavors or {}, error)
-        self.config = type("CloudRegion", (), {"config": {"auth": {"username": "ada", "password": PASSWORD}}})()
+    def __init__(self, servers=(), flavors=None, error=None, **compute):
+        self.compute = FakeCompute(list(servers), flavors or {}, error, **compute)
+        self.config = SimpleNamespace(config={"auth": {"username": "ada", "password": PASSWORD}})
+
+
+LIST = ("get", "/servers/detail", None, "2.47")  # the call that lists the servers
 
 
 def addresses(fixed=None, floating=None, network="osinv-net"):
@@ -95,12 +117,12 @@ def addresses(fixed=None, floating=None, network="osinv-net"):
     return {network: entries} if entries else {}
 
 
-M1_SMALL = FakeFlavor(None, vcpus=1, ram=2048)
-M1_LARGE = FakeFlavor(None, vcpus=4, ram=8192)
+M1_SMALL = flavor(vcpus=1, ram=2048)
+M1_LARGE = flavor(vcpus=4, ram=8192)
 
 
 def server(name, event_name="demo", roles="compute", *, end_date="2030-01-01", fixed=None, floating=None, **kwargs):
-    """A fake server with the metadata of docs/contracts.md; a key given as None is left out."""
+    """A server in the compute API's JSON, with the metadata of docs/contracts.md; a key given as None is left out."""
     metadata = {
         "org.learnhpc.event": event_name,
         "org.learnhpc.roles": roles,
@@ -109,8 +131,16 @@ def server(name, event_name="demo", roles="compute", *, end_date="2030-01-01", f
         **kwargs.pop("metadata", {}),
     }
     metadata = {key: value for key, value in metadata.items() if value is not None}
-    flavor = kwargs.pop("flavor", M1_LARGE)
-    return FakeServer(name, metadata, addresses(fixed, floating), flavor, **kwargs)
+    return {
+        "id": "id-" + name,
+        "name": name,
+        "status": kwargs.pop("status", "ACTIVE"),
+        "metadata": metadata,
+        "addresses": addresses(fixed, floating),
+        "flavor": kwargs.pop("flavor", M1_LARGE),
+        "tenant_id": "0123",
+        **kwargs,
+    }
 
 
 def cluster(event_name="demo", computes=2, net=1, floating="203.0.113.10"):
@@ -164,7 +194,7 @@ def test_groups_per_event_and_role(os_run):
     assert members(inventory, "login") == ["demo-login", "hpc-intro-login"]
     assert members(inventory, "compute") == ["demo-compute-01", "demo-compute-02", "hpc-intro-compute-01"]
     assert os_run.run.warnings == []
-    assert connection.compute.calls == [("servers", True, False)]
+    assert connection.compute.calls == [LIST]
     assert os_run.run.clouds == ["training"]
     assert os_run.run.clouds_yaml == [None]
 
@@ -193,7 +223,7 @@ def test_host_vars_login_and_behind_it(os_run):
 
 def test_ssh_user_from_metadata_and_option(os_run):
     servers = cluster("demo", 1)
-    servers[1].metadata["org.learnhpc.ssh_user"] = "cloud-user"  # the login node
+    servers[1]["metadata"]["org.learnhpc.ssh_user"] = "cloud-user"  # the login node
     inventory = os_run({"training": FakeConnection(servers)}, ssh_user="ubuntu")
     assert host_vars(inventory, "demo-login")["ansible_user"] == "cloud-user"
     compute = host_vars(inventory, "demo-compute-01")
@@ -204,7 +234,7 @@ def test_ssh_user_from_metadata_and_option(os_run):
 
 def test_bad_ssh_user_in_metadata(os_run):
     servers = cluster("demo", 1)
-    servers[1].metadata["org.learnhpc.ssh_user"] = "x;rm -rf /"
+    servers[1]["metadata"]["org.learnhpc.ssh_user"] = "x;rm -rf /"
     inventory = os_run({"training": FakeConnection(servers)})
     assert host_vars(inventory, "demo-login")["ansible_user"] == "debian"
     assert host_vars(inventory, "demo-compute-01")["ansible_ssh_common_args"] == "-o ProxyJump=debian@203.0.113.10"
@@ -302,6 +332,18 @@ def test_every_status_is_included(os_run):
     assert statuses == ["ACTIVE", "SHUTOFF", "ERROR"]
 
 
+def test_pages_of_the_listing(os_run):
+    servers = [*cluster("demo", 20), *cluster("other", 21, net=2)]
+    connection = FakeConnection(servers, page_size=20, max_microversion="2.47")
+    inventory = os_run({"training": connection}, openstack_all_projects=True)
+    assert len(inventory.hosts) == 45
+    assert connection.compute.calls == [
+        ("get", "/servers/detail", {"all_tenants": "True"}, "2.47"),
+        ("get", "http://nova.example.org/v2.1/servers/detail?limit=20&marker=20", None, "2.47"),
+        ("get", "http://nova.example.org/v2.1/servers/detail?limit=20&marker=40", None, "2.47"),
+    ]
+
+
 def test_events_filter(os_run):
     servers = [*cluster("demo", 1), *cluster("other", 1, net=2), *cluster("third", 1, net=3)]
     inventory = os_run({"training": FakeConnection(servers)}, events=["demo", "third"])
@@ -323,7 +365,7 @@ def test_two_clouds_and_all_projects(os_run):
     assert host_vars(inventory, "demo-mgmt")["learnhpc_openstack_cloud"] == "training"
     assert host_vars(inventory, "other-mgmt")["learnhpc_openstack_cloud"] == "training-2"
     assert host_vars(inventory, "other-mgmt")["ansible_ssh_common_args"] == "-o ProxyJump=debian@203.0.113.20"
-    assert first.compute.calls == second.compute.calls == [("servers", True, True)]
+    assert first.compute.calls == second.compute.calls == [("get", "/servers/detail", {"all_tenants": "True"}, "2.47")]
 
 
 class FakeDockerClient:
@@ -364,8 +406,8 @@ def test_docker_and_openstack_together(os_run):
 def test_size_from_the_inline_flavor_and_reserve(os_run):
     servers = [
         server("demo-mgmt", roles="mgmt", fixed="10.42.1.11", flavor=M1_SMALL),
-        server("demo-compute-01", fixed="10.42.1.21", flavor=FakeFlavor(None, vcpus=16, ram=65536)),
-        server("demo-compute-02", fixed="10.42.1.22", flavor=FakeFlavor(None, vcpus=1, ram=256)),
+        server("demo-compute-01", fixed="10.42.1.21", flavor=flavor(vcpus=16, ram=65536)),
+        server("demo-compute-02", fixed="10.42.1.22", flavor=flavor(vcpus=1, ram=256)),
     ]
     connection = FakeConnection(servers)
     inventory = os_run({"training": connection}, memory_reserve_mb=1024)
@@ -377,26 +419,41 @@ def test_size_from_the_inline_flavor_and_reserve(os_run):
         assert isinstance(variables["slurm_node_memory_mb"], int)
     assert sizes == {"demo-mgmt": (1, 1024), "demo-compute-01": (16, 64512), "demo-compute-02": (1, 1)}
     # no flavor was looked up: the servers carry theirs (compute API >= 2.47)
-    assert connection.compute.calls == [("servers", True, False)]
+    assert connection.compute.calls == [LIST]
 
 
 def test_flavor_looked_up_once_per_id(os_run):
     """Compute API < 2.47: a server names its flavor by ID only."""
     servers = [
-        server(f"demo-compute-{i:02d}", fixed=f"10.42.1.{20 + i}", flavor=FakeFlavor("f-large")) for i in range(1, 6)
+        server(f"demo-compute-{i:02d}", fixed=f"10.42.1.{20 + i}", flavor=flavor("f-large")) for i in range(1, 6)
     ]
-    servers.append(server("demo-mgmt", roles="mgmt", fixed="10.42.1.11", flavor=FakeFlavor("f-small")))
-    flavors = {"f-large": FakeFlavor("f-large", 8, 32768), "f-small": FakeFlavor("f-small", 2, 4096)}
-    connection = FakeConnection(servers, flavors)
+    servers.append(server("demo-mgmt", roles="mgmt", fixed="10.42.1.11", flavor=flavor("f-small")))
+    flavors = {
+        "f-large": Flavor(id="f-large", vcpus=8, ram=32768),
+        "f-small": Flavor(id="f-small", vcpus=2, ram=4096),
+    }
+    connection = FakeConnection(servers, flavors, max_microversion="2.42")
     inventory = os_run({"training": connection})
     assert host_vars(inventory, "demo-compute-03")["slurm_node_cpus"] == 8
     assert host_vars(inventory, "demo-compute-03")["slurm_node_memory_mb"] == 32768 - 256
     assert host_vars(inventory, "demo-mgmt")["slurm_node_memory_mb"] == 4096 - 256
-    assert connection.compute.calls == [("servers", True, False), ("get_flavor", "f-large"), ("get_flavor", "f-small")]
+    assert connection.compute.calls == [
+        ("get", "/servers/detail", None, "2.42"),
+        ("get_flavor", "f-large"),
+        ("get_flavor", "f-small"),
+    ]
+
+
+def test_cloud_without_microversions(os_run):
+    servers = [server("demo-compute-01", fixed="10.42.1.21", flavor=flavor("2"))]
+    connection = FakeConnection(servers, {"2": Flavor(id="2", vcpus=2, ram=4096)}, max_microversion=None)
+    inventory = os_run({"training": connection})
+    assert host_vars(inventory, "demo-compute-01")["slurm_node_cpus"] == 2
+    assert connection.compute.calls == [("get", "/servers/detail", None, None), ("get_flavor", "2")]
 
 
 def test_flavor_gone(os_run):
-    servers = [server(f"demo-compute-{i:02d}", fixed="10.42.1.2", flavor=FakeFlavor("deleted")) for i in (1, 2)]
+    servers = [server(f"demo-compute-{i:02d}", fixed="10.42.1.2", flavor=flavor("deleted")) for i in (1, 2)]
     inventory = os_run({"training": FakeConnection(servers)})
     assert host_vars(inventory, "demo-compute-02")["slurm_node_cpus"] == 1
     assert host_vars(inventory, "demo-compute-02")["slurm_node_memory_mb"] == 1
@@ -428,7 +485,7 @@ def test_malformed_metadata_is_skipped(os_run, metadata):
 
 
 def test_server_without_metadata_is_skipped(os_run):
-    bare = FakeServer("bare", {}, addresses("10.42.1.5"), M1_SMALL)
+    bare = {"id": "id-bare", "name": "bare", "status": "ACTIVE", "metadata": {}, "flavor": M1_SMALL, "addresses": {}}
     inventory = os_run({"training": FakeConnection([bare, *cluster("demo", 1)])})
     assert "bare" not in inventory.hosts
     assert len(inventory.hosts) == 3
@@ -448,8 +505,8 @@ def test_unknown_role_warning(os_run):
 
 def test_values_are_unsafe(os_run):
     servers = cluster("demo", 1)
-    servers[0].status = "{{ 6 * 7 }}"
-    servers[0].metadata["org.learnhpc.roles"] = "mgmt,{{ lookup('pipe', 'id') }}"
+    servers[0]["status"] = "{{ 6 * 7 }}"
+    servers[0]["metadata"]["org.learnhpc.roles"] = "mgmt,{{ lookup('pipe', 'id') }}"
     inventory = os_run(
         {"training": FakeConnection(servers)}, compose={"status_copy": "learnhpc_openstack_status"}, strict=True
     )
@@ -494,7 +551,7 @@ def test_cache(os_run, tmp_path):
     connection = FakeConnection(cluster("demo", 2))
     first = os_run({"training": connection}, **cache)
     os_run.run.plugin.update_cache_if_changed()  # what the InventoryManager does after parse()
-    assert connection.compute.calls == [("servers", True, False)]
+    assert connection.compute.calls == [LIST]
 
     # the second parse reads the cache: no clouds.yaml, no connection, no API call
     second = os_run({"training": AssertionError("the OpenStack connection must not be used")}, **cache)
@@ -503,7 +560,7 @@ def test_cache(os_run, tmp_path):
     assert not is_trusted_as_template(host_vars(second, "demo-compute-01")["ansible_ssh_common_args"])
     assert os_run.run.clouds == ["training"]
     assert os_run.run.clouds_yaml == [None]
-    assert connection.compute.calls == [("servers", True, False)]
+    assert connection.compute.calls == [LIST]
 
     # memory_reserve_mb and events apply to the cached nodes
     third = os_run({"training": AssertionError("no")}, memory_reserve_mb=0, events=["demo"], **cache)
@@ -590,9 +647,30 @@ def test_clouds_yaml_broken(tmp_path):
 
 
 def test_openstacksdk_missing(monkeypatch):
-    monkeypatch.setattr(event, "openstack", None)
-    with pytest.raises(AnsibleParserError, match="needs openstacksdk"):
+    monkeypatch.setattr(event, "_SDK", {})
+    monkeypatch.setitem(sys.modules, "openstack.config", None)  # import openstack.config raises ImportError
+    with pytest.raises(AnsibleParserError) as info:
         event.openstack_config(None)
+    assert info.value.message.startswith(
+        "learnhpc.cluster.event: the openstack provider needs openstacksdk (pip package openstacksdk) on the controller"
+    )
+
+
+def test_openstacksdk_is_imported_only_when_used():
+    """Loading the plugin does not import openstacksdk (about half a second): docker-only and cached runs skip it."""
+    script = (
+        "import sys\n"
+        "from ansible.plugins.loader import init_plugin_loader, inventory_loader\n"
+        "init_plugin_loader([p for p in sys.path if p.endswith('collections')])\n"
+        "plugin = inventory_loader.get('learnhpc.cluster.event')\n"
+        "assert type(plugin).__name__ == 'InventoryModule'\n"
+        "print(sorted({name.split('.')[0] for name in sys.modules} & {'openstack', 'keystoneauth1'}))\n"
+    )
+    collections = [path for path in sys.path if Path(path, "ansible_collections", "learnhpc").is_dir()]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(collections))
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
 
 
 class Keystone(http.server.BaseHTTPRequestHandler):
@@ -702,7 +780,7 @@ def response(status):
         ),
         (
             openstack.exceptions.HttpException(f"Bad\nthing, password {PASSWORD}", response=response(500)),
-            "learnhpc.cluster.event: listing the servers of cloud training failed: HttpException: Bad thing,"
+            "learnhpc.cluster.event: listing the servers of cloud training failed: HttpException: HTTP 500: Bad thing,"
             " password ***",
         ),
         (
@@ -718,6 +796,27 @@ def test_listing_errors_are_one_line_without_secrets(os_run, error, start):
     assert message.startswith(start)
     assert "\n" not in message
     assert PASSWORD not in message
+
+
+def test_listing_refused(os_run):
+    """An HTTP error of the compute API, turned into an exception by openstacksdk."""
+    body = {
+        "forbidden": {"code": 403, "message": "Policy doesn't allow\nos_compute_api:servers:detail:get_all_tenants"}
+    }
+    refused = requests.Response()
+    refused.status_code = 403
+    refused.reason = "Forbidden"
+    refused.headers["Content-Type"] = "application/json"
+    refused._content = json.dumps(body).encode()
+    refused.url = "http://nova.example.org/v2.1/servers/detail?all_tenants=True"
+    with pytest.raises(AnsibleParserError) as info:
+        os_run({"training": FakeConnection(error=refused)}, openstack_all_projects=True)
+    message = info.value.message
+    assert message.startswith(
+        "learnhpc.cluster.event: listing the servers of cloud training failed: ForbiddenException"
+    )
+    assert "Policy doesn't allow os_compute_api:servers:detail:get_all_tenants" in message
+    assert "\n" not in message
 
 
 def test_provider_class_is_separable():
