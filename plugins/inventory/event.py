@@ -455,13 +455,13 @@ def openstack_sdk():
     """
     if not _SDK:
         try:
-            # pylint: disable-next=import-outside-toplevel
+            # pylint: disable=import-outside-toplevel
             import keystoneauth1.exceptions  # noqa: PLC0415
-            import openstack.config  # noqa: PLC0415  # pylint: disable=import-outside-toplevel
-            import openstack.connection  # noqa: PLC0415  # pylint: disable=import-outside-toplevel
-            import openstack.exceptions  # noqa: PLC0415  # pylint: disable=import-outside-toplevel
-            import openstack.utils  # noqa: PLC0415  # pylint: disable=import-outside-toplevel
-            import requests.exceptions  # noqa: PLC0415  # pylint: disable=import-outside-toplevel
+            import openstack.config  # noqa: PLC0415
+            import openstack.connection  # noqa: PLC0415
+            import openstack.exceptions  # noqa: PLC0415
+            import openstack.utils  # noqa: PLC0415
+            import requests.exceptions  # noqa: PLC0415
         except ImportError as exc:
             raise AnsibleParserError(
                 f"{PLUGIN}: the openstack provider needs openstacksdk (pip package openstacksdk) on the controller"
@@ -504,9 +504,9 @@ def openstack_config(clouds_yaml):
         raise AnsibleParserError(f"{PLUGIN}: reading {where} failed: {_reason(exc)}") from None
 
 
-def _secrets(region):
-    """The secret values (passwords, application credential secrets, tokens) of a cloud's configuration."""
-    auth = (getattr(region, "config", None) or {}).get("auth") or {}
+def _secrets(cloud_config):
+    """The secret values (passwords, application credential secrets, tokens) of a cloud's configuration (a dict)."""
+    auth = (cloud_config if isinstance(cloud_config, dict) else {}).get("auth") or {}
     return [
         str(value)
         for key, value in auth.items()
@@ -532,14 +532,12 @@ def openstack_connection(config, cloud):
         raise AnsibleParserError(
             f"{PLUGIN}: cloud {cloud!r} is not in clouds.yaml; clouds found: {', '.join(names) or 'none'} ({where})"
         )
-    region = None
     try:
-        region = config.get_one(cloud=cloud)
-        return openstack_sdk().connection.Connection(config=region)
+        return openstack_sdk().connection.Connection(config=config.get_one(cloud=cloud))
     except Exception as exc:  # pylint: disable=broad-exception-caught  # SDK and keystoneauth errors alike
         where = config.config_filename
         message = f"{PLUGIN}: the configuration of cloud {cloud} in {where} is not usable: {_reason(exc)}"
-        raise AnsibleParserError(_scrub(message, _secrets(region))) from None
+        raise AnsibleParserError(_scrub(message, _secrets(config.cloud_config["clouds"].get(cloud)))) from None
 
 
 def _is_ip(value, version=None):
@@ -608,7 +606,7 @@ class OpenStackProvider:
         connections = {cloud: openstack_connection(config, cloud) for cloud in clouds}
         secrets = []
         for connection in connections.values():
-            secrets.extend(_secrets(getattr(connection, "config", None)))
+            secrets.extend(_secrets(getattr(getattr(connection, "config", None), "config", None)))
         return cls(
             connections,
             plugin.display.warning,

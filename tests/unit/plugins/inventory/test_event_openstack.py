@@ -561,6 +561,9 @@ def test_cache(os_run, tmp_path):
     assert os_run.run.clouds == ["training"]
     assert os_run.run.clouds_yaml == [None]
     assert connection.compute.calls == [LIST]
+    # plain strings in the cache: the options' values (cloud, user) without Ansible's tags (origin, trust)
+    (cache_file,) = (tmp_path / "cache").iterdir()
+    assert "__ansible" not in cache_file.read_text(encoding="utf-8")
 
     # memory_reserve_mb and events apply to the cached nodes
     third = os_run({"training": AssertionError("no")}, memory_reserve_mb=0, events=["demo"], **cache)
@@ -629,6 +632,18 @@ def test_unknown_cloud(tmp_path):
         event.openstack_connection(config, "trainign")
     assert info.value.message == (
         f"learnhpc.cluster.event: cloud 'trainign' is not in clouds.yaml; clouds found: admin, training ({path})"
+    )
+
+
+def test_cloud_configuration_not_usable(tmp_path):
+    path = tmp_path / "clouds.yaml"
+    clouds = {"clouds": {"training": {"auth_type": "password", "auth": {"username": "ada", "password": PASSWORD}}}}
+    path.write_text(json.dumps(clouds), encoding="utf-8")
+    with pytest.raises(AnsibleParserError) as info:
+        event.openstack_connection(event.openstack_config(str(path)), "training")
+    assert info.value.message == (
+        f"learnhpc.cluster.event: the configuration of cloud training in {path} is not usable: MissingRequiredOptions:"
+        " Auth plugin requires parameters which were not given: auth_url"
     )
 
 
