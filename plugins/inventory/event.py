@@ -732,8 +732,10 @@ class OpenStackProvider:
         if jump_ip:
             if self.ssh_options:
                 # ssh applies command-line options to the target only, not to a ProxyJump host: the options go
-                # into a ProxyCommand, so that the login node is checked with the same host key policy.
-                command = ["ssh", "-W", "%h:%p", *args, f"{jump_user}@{jump_ip}"]
+                # into a ProxyCommand, so that the login node is checked with the same host key policy. ssh
+                # expands % tokens in a ProxyCommand: %% keeps those of the options (%h, ...) for the inner ssh.
+                inner = [arg.replace("%", "%%") for arg in args]
+                command = ["ssh", "-W", "%h:%p", *inner, f"{jump_user}@{jump_ip}"]
                 args += ["-o", "ProxyCommand=" + " ".join(shlex.quote(word) for word in command)]
             else:
                 args += ["-o", f"ProxyJump={jump_user}@{jump_ip}"]

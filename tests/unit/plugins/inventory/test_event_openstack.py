@@ -244,7 +244,7 @@ def test_bad_ssh_user_in_metadata(os_run):
 
 
 def test_ssh_options_go_through_a_proxy_command(os_run):
-    options = ["StrictHostKeyChecking=accept-new", "UserKnownHostsFile=/home/ada/known hosts"]
+    options = ["StrictHostKeyChecking=accept-new", "UserKnownHostsFile=/home/ada/known hosts_%h"]
     inventory = os_run({"training": FakeConnection(cluster("demo", 1))}, ssh_options=options)
     login_args = shlex.split(host_vars(inventory, "demo-login")["ansible_ssh_common_args"])
     assert login_args == ["-o", options[0], "-o", options[1]]
@@ -255,7 +255,9 @@ def test_ssh_options_go_through_a_proxy_command(os_run):
     assert len(args) == 6
     # ssh runs the ProxyCommand with the shell: the words it sees
     proxy = shlex.split(args[5][len("ProxyCommand=") :])
-    assert proxy == ["ssh", "-W", "%h:%p", *login_args, "debian@203.0.113.10"]
+    # with the options' % tokens kept for the inner ssh (ssh expands those of the ProxyCommand itself)
+    inner_args = ["-o", options[0], "-o", "UserKnownHostsFile=/home/ada/known hosts_%%h"]
+    assert proxy == ["ssh", "-W", "%h:%p", *inner_args, "debian@203.0.113.10"]
 
 
 @pytest.mark.parametrize("option", ["StrictHostKeyChecking", "-o StrictHostKeyChecking=no", "=no", "A=\nB"])
