@@ -24,7 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
-import openstack
+import openstack.config
+import openstack.connection
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,8 +48,9 @@ def wait(what, check, timeout=300, interval=2):
     raise TimeoutError(f"timed out waiting for {what}")
 
 
-def create(conn, external):
-    made = {"servers": [], "fip": None}
+def create(conn, external, made):
+    """Create the event's resources, recording each in ``made`` as soon as it exists."""
+    made.update(servers=[], fip=None)
     network = conn.network.create_network(name=f"{EVENT}-net")
     made["network"] = network
     conn.network.set_tags(network, [TAG])
@@ -99,7 +101,6 @@ def create(conn, external):
         ),
         timeout=120,
     )
-    return made
 
 
 def delete(conn, made):
@@ -210,12 +211,13 @@ def main():
     clouds_yaml = Path(sys.argv[1]).resolve()
     cloud = sys.argv[2] if len(sys.argv) > 2 else "learnhpc-test"
     external = sys.argv[3] if len(sys.argv) > 3 else "public"
-    conn = openstack.connect(cloud=cloud, config_files=[str(clouds_yaml)])
+    region = openstack.config.OpenStackConfig(config_files=[str(clouds_yaml)]).get_one(cloud=cloud)
+    conn = openstack.connection.Connection(config=region)
     made = {}
     try:
         start = time.perf_counter()
         log(f"creating event {EVENT} in cloud {cloud}")
-        made = create(conn, external)
+        create(conn, external, made)
         log(f"created in {time.perf_counter() - start:.1f} s")
         with tempfile.TemporaryDirectory(prefix="osinv-") as tmp:
             directory = Path(tmp)
