@@ -22,6 +22,9 @@ from types import SimpleNamespace
 import pytest
 import requests
 from ansible.errors import AnsibleParserError
+from ansible.inventory.data import InventoryData
+from ansible.parsing.dataloader import DataLoader
+from ansible.plugins.loader import inventory_loader
 
 from ansible_collections.learnhpc.cluster.plugins.inventory import event
 
@@ -690,29 +693,84 @@ def test_openstacksdk_is_imported_only_when_used():
     assert result.stdout.strip() == "[]"
 
 
-class Keystone(http.server.BaseHTTPRequestHandler):
-    """Answers like Keystone v3 whose users all have a wrong password; counts the token requests."""
+class FakeCloudHandler(http.server.BaseHTTPRequestHandler):
+    """Answers like Keystone v3 (password authentication) and Nova (version document, paged server listing).
 
-    token_requests = 0
+    The server's ``cloud`` attribute holds the password, the servers, the page size and the requests seen.
+    """
 
     def do_GET(self):
-        version = {"id": "v3.14", "status": "stable", "links": [{"rel": "self", "href": self._url("/v3/")}]}
-        self._send(200, {"version": version})
+        cloud = self.server.cloud
+        cloud["requests"].append(("GET", self.path, self.headers.get("OpenStack-API-Version")))
+        path, _sep, query = self.path.partition("?")
+        if path in ("/v3", "/v3/"):
+            version = {"id": "v3.14", "status": "stable", "links": [{"rel": "self", "href": self._url("/v3/")}]}
+            return self._send(200, {"version": version})
+        if self.headers.get("X-Auth-Token") != "fake-token":
+            return self._send(
+                401, {"error": {"code": 401, "message": "The request you have made requires authentication."}}
+            )
+        if path in ("/compute/v2.1", "/compute/v2.1/"):
+            version = {
+                "id": "v2.1",
+                "status": "CURRENT",
+                "version": "2.93",
+                "min_version": "2.1",
+                "links": [{"rel": "self", "href": self._url("/compute/v2.1/")}],
+            }
+            return self._send(200, {"version": version})
+        if path == "/compute/v2.1/servers/detail":
+            size = cloud["page_size"]
+            start = int(query.split("marker=")[1]) if "marker=" in query else 0
+            body = {"servers": cloud["servers"][start : start + size]}
+            if start + size < len(cloud["servers"]):
+                next_url = self._url(f"/compute/v2.1/servers/detail?limit={size}&marker={start + size}")
+                body["servers_links"] = [{"rel": "next", "href": next_url}]
+            return self._send(200, body)
+        return self._send(404, {"itemNotFound": {"code": 404, "message": f"{path} not found"}})
 
     def do_POST(self):
-        self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        type(self).token_requests += 1
-        error = {"code": 401, "title": "Unauthorized", "message": "The request you have made requires authentication."}
-        self._send(401, {"error": error})
+        cloud = self.server.cloud
+        cloud["requests"].append(("POST", self.path, None))
+        request = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+        password = request["auth"]["identity"]["password"]["user"]["password"]
+        if self.path.rstrip("/") != "/v3/auth/tokens" or password != cloud["password"]:
+            error = {
+                "code": 401,
+                "title": "Unauthorized",
+                "message": "The request you have made requires authentication.",
+            }
+            return self._send(401, {"error": error})
+        endpoint = {"id": "e1", "interface": "public", "region": "RegionOne", "region_id": "RegionOne"}
+        domain = {"id": "default", "name": "Default"}
+        token = {
+            "methods": ["password"],
+            "expires_at": "2099-01-01T00:00:00.000000Z",
+            "issued_at": "2030-01-01T00:00:00.000000Z",
+            "user": {"id": "u1", "name": "ada", "domain": domain},
+            "project": {"id": "p1", "name": "training", "domain": domain},
+            "roles": [{"id": "r1", "name": "member"}],
+            "catalog": [
+                {
+                    "type": "compute",
+                    "name": "nova",
+                    "id": "c1",
+                    "endpoints": [{**endpoint, "url": self._url("/compute/v2.1")}],
+                }
+            ],
+        }
+        return self._send(201, {"token": token}, {"X-Subject-Token": "fake-token"})
 
     def _url(self, path):
         return f"http://127.0.0.1:{self.server.server_address[1]}{path}"
 
-    def _send(self, status, body):
+    def _send(self, status, body, headers=None):
         data = json.dumps(body).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.end_headers()
         self.wfile.write(data)
 
@@ -721,46 +779,71 @@ class Keystone(http.server.BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def keystone():
-    server_ = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Keystone)
+def fake_cloud():
+    """A local HTTP server that answers like Keystone and Nova: its ``cloud`` dict, with ``auth_url``."""
+    server_ = http.server.ThreadingHTTPServer(("127.0.0.1", 0), FakeCloudHandler)
+    server_.cloud = {
+        "password": PASSWORD,
+        "servers": [],
+        "page_size": 1000,
+        "requests": [],
+        "auth_url": f"http://127.0.0.1:{server_.server_address[1]}/v3",
+    }
     thread = threading.Thread(target=server_.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server_.server_address[1]}/v3"
+    yield server_.cloud
     server_.shutdown()
     server_.server_close()
 
 
-def test_authentication_fails(run, tmp_path, keystone, monkeypatch):
-    """The real openstacksdk and keystoneauth, against a local server that answers like Keystone (HTTP 401)."""
-    monkeypatch.delenv("OS_CLOUD", raising=False)
-    path = write_clouds_yaml(tmp_path, auth_url=keystone)
+def parse_with_sdk(tmp_path, clouds_yaml, **options):
+    """Parse with the plugin as Ansible does, nothing replaced: openstacksdk talks HTTP to the fake cloud."""
     config = tmp_path / "test.event.yml"
-    config.write_text(
-        json.dumps(
-            {
-                "plugin": "learnhpc.cluster.event",
-                "providers": ["openstack"],
-                "clouds": ["training"],
-                "clouds_yaml": str(path),
-            }
-        ),
-        encoding="utf-8",
-    )
-    from ansible.inventory.data import InventoryData  # noqa: PLC0415
-    from ansible.parsing.dataloader import DataLoader  # noqa: PLC0415
-    from ansible.plugins.loader import inventory_loader  # noqa: PLC0415
+    base = {"plugin": "learnhpc.cluster.event", "providers": ["openstack"], "clouds": ["training"]}
+    config.write_text(json.dumps({**base, "clouds_yaml": str(clouds_yaml), **options}), encoding="utf-8")
+    inventory = InventoryData()
+    inventory_loader.get("learnhpc.cluster.event").parse(inventory, DataLoader(), str(config))
+    return inventory
 
-    plugin = inventory_loader.get("learnhpc.cluster.event")
-    Keystone.token_requests = 0
+
+def test_with_openstacksdk_over_http(tmp_path, fake_cloud, monkeypatch):
+    """The real openstacksdk and keystoneauth: token, microversion 2.47, pages of the listing by absolute URL."""
+    monkeypatch.delenv("OS_CLOUD", raising=False)
+    fake_cloud["servers"] = [*cluster("demo", 3), *cluster("other", 1, net=2, floating="203.0.113.20")]
+    fake_cloud["page_size"] = 3
+    inventory = parse_with_sdk(tmp_path, write_clouds_yaml(tmp_path, auth_url=fake_cloud["auth_url"]))
+    assert len(inventory.hosts) == 8
+    assert members(inventory, "compute") == [
+        "demo-compute-01",
+        "demo-compute-02",
+        "demo-compute-03",
+        "other-compute-01",
+    ]
+    compute = host_vars(inventory, "demo-compute-02")
+    assert compute["ansible_ssh_common_args"] == "-o ProxyJump=debian@203.0.113.10"
+    assert (compute["slurm_node_cpus"], compute["slurm_node_memory_mb"]) == (4, 8192 - 256)
+    listings = [request for request in fake_cloud["requests"] if "/servers/detail" in request[1]]
+    assert [request[1] for request in listings] == [
+        "/compute/v2.1/servers/detail",
+        "/compute/v2.1/servers/detail?limit=3&marker=3",
+        "/compute/v2.1/servers/detail?limit=3&marker=6",
+    ]
+    assert {request[2] for request in listings} == {"compute 2.47"}
+
+
+def test_authentication_fails(tmp_path, fake_cloud, monkeypatch):
+    """The real openstacksdk and keystoneauth, against a fake Keystone that refuses the password (HTTP 401)."""
+    monkeypatch.delenv("OS_CLOUD", raising=False)
+    fake_cloud["password"] = "another password"
     with pytest.raises(AnsibleParserError) as info:
-        plugin.parse(InventoryData(), DataLoader(), str(config))
+        parse_with_sdk(tmp_path, write_clouds_yaml(tmp_path, auth_url=fake_cloud["auth_url"]))
     message = info.value.message
     assert message.startswith(
         "learnhpc.cluster.event: cloud training refused the credentials in clouds.yaml (authentication failed): "
     )
     assert "\n" not in message
     assert PASSWORD not in message
-    assert Keystone.token_requests >= 1
+    assert ("POST", "/v3/auth/tokens", None) in fake_cloud["requests"]
     assert info.value.__cause__ is None
 
 
