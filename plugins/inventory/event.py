@@ -40,8 +40,9 @@ description:
   - 'As long as no login node of an event has a floating IP (the event is being built), its nodes get their fixed IP
     only, and a warning says so; a server with no IP address at all gets no C(ansible_host), with a warning.'
   - For a server, C(slurm_node_cpus) is the VCPUs of its flavor, C(slurm_node_memory_mb) the RAM of its flavor, in
-    MiB, minus O(memory_reserve_mb), at least 1. The flavor comes with the server from compute API microversion
-    2.47 on (openstacksdk negotiates the newest one); with older clouds each flavor is looked up once per run.
+    MiB, minus O(memory_reserve_mb), at least 1. The plugin lists the servers (one C(GET /servers/detail), page by
+    page) at compute API microversion 2.47, where the flavor comes with the server; on older clouds each flavor is
+    looked up once per run.
   - For a container, C(slurm_node_cpus) is its CPU limit (C(--cpus), C(--cpu-quota) or the CPUs of C(--cpuset-cpus),
     at least 1), else the CPU count of the Docker engine. C(slurm_node_memory_mb) is its memory limit (C(--memory)),
     else the memory of the Docker engine, in MiB, minus O(memory_reserve_mb), at least 1.
@@ -111,7 +112,9 @@ options:
       - name: OS_CLOUD
   clouds_yaml:
     description:
-      - The C(clouds.yaml) file to read O(clouds) from.
+      - The C(clouds.yaml) file to read O(clouds) from. openstacksdk's C(OS_*) environment variables (such as
+        E(OS_CLIENT_CONFIG_FILE) or E(OS_AUTH_URL)) are then not read; E(OS_CLOUD) still names the cloud when
+        O(clouds) is not set.
       - When not set, the search path of openstacksdk applies - the file named by E(OS_CLIENT_CONFIG_FILE),
         C(./clouds.yaml), C(~/.config/openstack/clouds.yaml), C(/etc/openstack/clouds.yaml). Passwords may also come
         from a C(secure.yaml) next to it, as openstacksdk reads them.
@@ -124,8 +127,9 @@ options:
     default: false
   ssh_user:
     description:
-      - The user Ansible logs in as on OpenStack servers whose metadata has no C(org.learnhpc.ssh_user), and through
-        which it jumps to the nodes behind the login node. The default user of Debian's cloud images is V(debian).
+      - The user Ansible logs in as on OpenStack servers whose metadata has no C(org.learnhpc.ssh_user). The jump to
+        the nodes behind the login node goes as the login node's user. The default user of Debian's cloud images is
+        V(debian).
     type: str
     default: debian
   ssh_options:
@@ -498,7 +502,9 @@ def openstack_config(clouds_yaml):
             raise AnsibleParserError(f"{PLUGIN}: reading {clouds_yaml} failed: {_reason(exc)}") from None
     config_files = [clouds_yaml] if clouds_yaml else None
     try:
-        return sdk.config.OpenStackConfig(config_files=config_files, app_name=PLUGIN)
+        # With clouds_yaml, the file is the whole configuration: openstacksdk's OS_* environment variables would put
+        # the file of OS_CLIENT_CONFIG_FILE before it.
+        return sdk.config.OpenStackConfig(config_files=config_files, load_envvars=not clouds_yaml, app_name=PLUGIN)
     except Exception as exc:  # pylint: disable=broad-exception-caught  # YAML, I/O and SDK errors alike
         where = clouds_yaml or "the clouds.yaml of openstacksdk"
         raise AnsibleParserError(f"{PLUGIN}: reading {where} failed: {_reason(exc)}") from None

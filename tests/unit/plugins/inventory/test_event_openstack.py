@@ -652,6 +652,18 @@ def test_cloud_configuration_not_usable(tmp_path):
     )
 
 
+def test_clouds_yaml_wins_over_the_environment(tmp_path, monkeypatch):
+    other = tmp_path / "other"
+    other.mkdir()
+    monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", str(write_clouds_yaml(other)))
+    monkeypatch.setenv("OS_AUTH_URL", "http://192.0.2.1:5000/v3")
+    path = tmp_path / "clouds.yaml"
+    path.write_text(json.dumps({"clouds": {"mine": {"auth": {"auth_url": "http://127.0.0.1:1/v3"}}}}), encoding="utf-8")
+    config = event.openstack_config(str(path))
+    assert config.config_filename == str(path)
+    assert config.get_cloud_names() == ["mine"]
+
+
 def test_clouds_yaml_missing(tmp_path):
     with pytest.raises(AnsibleParserError, match=r"clouds_yaml .*/nothing\.yaml is not a file$"):
         event.openstack_config(str(tmp_path / "nothing.yaml"))
