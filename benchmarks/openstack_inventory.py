@@ -8,14 +8,19 @@ and floating addresses, the event metadata). Everything else is the real code pa
 clouds.yaml and builds the cloud's configuration, the plugin decodes the listing, groups the servers, computes
 their addresses and sizes, and applies the cache.
 
-Measured, each the median of --runs runs:
+Measured, each the median of --runs runs, wall-clock and CPU time:
   - ansible-inventory -i <file> --list, end to end (a new Python process: Ansible's start-up included), with the
-    cache off, and with a jsonfile cache that a previous run filled;
+    cache off, and with a jsonfile cache that a previous run filled (a plain ansible-inventory run: with the
+    cache, no connection is made);
   - the plugin's parse() alone, in this process, the same two ways;
-  - ansible-inventory on an empty inventory, for Ansible's own start-up time;
+  - ansible-inventory on an empty inventory (Ansible's start-up), and, for scale, on the same 500 hosts and
+    variables read from a YAML file;
   - for comparison, the time openstacksdk takes to turn the listing into its Server objects, which the plugin
     avoids (it reads the JSON listing through the SDK's compute proxy).
-Targets: <= 2 s without the cache, <= 0.3 s with it.
+Targets: <= 2 s without the cache, <= 0.3 s with it, checked against parse() alone and against
+ansible-inventory's time beyond its start-up (which also holds Ansible's own work on 500 hosts).
+Wall-clock times depend on the load of the machine; the CPU times less so. The exit status is 1 when a target
+is missed.
 
 Run from the checkout, after make setup:  .venv/bin/python benchmarks/openstack_inventory.py
 """
@@ -175,7 +180,8 @@ def write_files(directory):
         "clouds": {
             "bench": {
                 "auth": {
-                    "auth_url": "http://192.0.2.1:5000/v3",
+                    # nothing listens there: a run that is meant to use the cache fails at once if it does not
+                    "auth_url": "http://127.0.0.1:9/v3",
                     "username": "bench",
                     "password": "not-used",
                     "project_name": "bench",
@@ -319,6 +325,36 @@ def in_process(directory, files, runs):
     return rows
 
 
+def print_table(rows, runs):
+    """Print the table; True when a target was missed."""
+    print(f"openstack provider of learnhpc.cluster.event, fake connection, median of {runs} runs")
+    print(f"load average before: {LOAD_BEFORE}, after: {os.getloadavg()[0]:.1f} ({os.cpu_count()} CPUs)")
+    print(
+        "wall s, CPU s: the whole run (CPU: user and system). beyond start-up: for ansible-inventory, the run minus"
+        " the empty inventory's run (so it holds the plugin and Ansible's own work on 500 hosts: vars plugins, the"
+        " JSON output); the targets are checked against it and against parse() alone"
+    )
+    header = f"| {'what':<56} | {'cache':<8} | {'hosts':>5} | {'wall s':>7} | {'CPU s':>7} |"
+    print(f"{header} {'beyond start-up wall s':>22} | {'CPU s':>7} | {'target':>6} | ok  |")
+    print(f"|{'-' * 58}|{'-' * 10}|{'-' * 7}|{'-' * 9}|{'-' * 9}|{'-' * 24}|{'-' * 9}|{'-' * 8}|-----|")
+    baseline_wall, baseline_cpu = rows[0][3], rows[0][4]
+    failed = False
+    for what, mode, count, seconds, cpu, target in rows:
+        plugin_wall, plugin_cpu = seconds, cpu
+        if what.startswith("ansible-inventory -i"):
+            plugin_wall, plugin_cpu = seconds - baseline_wall, cpu - baseline_cpu
+        ok = "-" if target is None else ("yes" if plugin_wall <= target else "NO")
+        failed = failed or ok == "NO"
+        target_text = "-" if target is None else f"{target:.1f}"
+        wall_text = "-" if target is None else f"{plugin_wall:.3f}"
+        cpu_text = "-" if target is None else f"{plugin_cpu:.3f}"
+        print(
+            f"| {what:<56} | {mode:<8} | {count:>5} | {seconds:>7.3f} | {cpu:>7.3f} | {wall_text:>22} |"
+            f" {cpu_text:>7} | {target_text:>6} | {ok:<3} |"
+        )
+    return failed
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--runs", type=int, default=5, help="runs per measurement (median reported)")
@@ -343,9 +379,13 @@ def main():
         results = [ansible_inventory(directory, static_inventory(directory), fake=False) for _run in range(args.runs)]
         wall = statistics.median(result[0] for result in results)
         cpu = statistics.median(result[1] for result in results)
-        rows.append(("ansible-inventory --list, same hosts from a static file", "-", results[0][2], wall, cpu, None))
+        what = "for scale: ansible-inventory --list, same hosts, YAML file"
+        rows.append((what, "-", results[0][2], wall, cpu, None))
         for mode in ("uncached", "cached"):
-            results = [ansible_inventory(directory, files[mode]) for _run in range(args.runs)]
+            # The cached runs are plain ansible-inventory runs: with the cache, no connection is made (and
+            # openstacksdk is not imported), so nothing needs to be replaced.
+            fake = mode == "uncached"
+            results = [ansible_inventory(directory, files[mode], fake=fake) for _run in range(args.runs)]
             hosts = {result[2] for result in results}
             if hosts != {SERVERS}:
                 sys.exit(f"ansible-inventory listed {hosts} hosts, not {SERVERS}")
@@ -359,27 +399,7 @@ def main():
         wall, cpu, _result = timed(lambda: sdk_objects(listing), args.runs)
         rows.append(("for comparison: openstacksdk Server objects only", "-", SERVERS, wall, cpu, None))
 
-    print(f"openstack provider of learnhpc.cluster.event, fake connection, median of {args.runs} runs")
-    print(f"load average before: {LOAD_BEFORE}, after: {os.getloadavg()[0]:.1f} ({os.cpu_count()} CPUs)")
-    print(
-        "wall s and CPU s: the whole run. plugin s: what the target applies to; for ansible-inventory the wall time"
-        " minus that of the same hosts read from a static YAML file (Ansible's start-up and its work on 500 hosts)"
-    )
-    header = f"| {'what':<56} | {'cache':<8} | {'hosts':>5} | {'wall s':>7} | {'CPU s':>7} | {'plugin s':>8} |"
-    print(f"{header} {'target':>6} | ok  |")
-    print(f"|{'-' * 58}|{'-' * 10}|{'-' * 7}|{'-' * 9}|{'-' * 9}|{'-' * 10}|{'-' * 8}|-----|")
-    baseline = rows[1][3]
-    failed = False
-    for what, mode, count, seconds, cpu, target in rows:
-        plugin = seconds - baseline if what.startswith("ansible-inventory -i") else seconds
-        ok = "-" if target is None else ("yes" if plugin <= target else "NO")
-        failed = failed or ok == "NO"
-        target_text = "-" if target is None else f"{target:.1f}"
-        plugin_text = "-" if target is None else f"{plugin:.3f}"
-        print(
-            f"| {what:<56} | {mode:<8} | {count:>5} | {seconds:>7.3f} | {cpu:>7.3f} | {plugin_text:>8} |"
-            f" {target_text:>6} | {ok:<3} |"
-        )
+    failed = print_table(rows, args.runs)
     sys.exit(1 if failed else 0)
 
 

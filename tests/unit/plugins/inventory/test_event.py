@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 from ansible.errors import AnsibleError, AnsibleParserError
 from ansible.inventory.data import InventoryData
@@ -521,7 +523,8 @@ def test_listing_fails(run):
 
 
 def test_docker_sdk_missing(monkeypatch):
-    monkeypatch.setattr(event, "docker", None)
+    monkeypatch.setattr(event, "_DOCKER", {})
+    monkeypatch.setitem(sys.modules, "docker", None)  # import docker raises ImportError
     with pytest.raises(AnsibleParserError) as info:
         event.docker_client(None)
     assert "\n" not in info.value.message
@@ -537,7 +540,7 @@ def test_docker_client_turns_sdk_errors_into_one_line(monkeypatch):
         except OSError as exc:
             raise docker.errors.DockerException("Error while fetching server API version: (\n'aborted')") from exc
 
-    monkeypatch.setattr(event.docker, "from_env", from_env)
+    monkeypatch.setattr(docker, "from_env", from_env)
     with pytest.raises(AnsibleParserError) as info:
         event.docker_client("tcp://127.0.0.1:1")
     assert info.value.message == (

@@ -688,15 +688,16 @@ def test_openstacksdk_missing(monkeypatch):
     )
 
 
-def test_openstacksdk_is_imported_only_when_used():
-    """Loading the plugin does not import openstacksdk (about half a second): docker-only and cached runs skip it."""
+def test_sdks_are_imported_only_when_used():
+    """Loading the plugin imports neither openstacksdk (about 0.5 s) nor the Docker SDK (0.3 s): runs that use one
+    provider, or the cache, skip the other or both."""
     script = (
         "import sys\n"
         "from ansible.plugins.loader import init_plugin_loader, inventory_loader\n"
         "init_plugin_loader([p for p in sys.path if p.endswith('collections')])\n"
         "plugin = inventory_loader.get('learnhpc.cluster.event')\n"
         "assert type(plugin).__name__ == 'InventoryModule'\n"
-        "print(sorted({name.split('.')[0] for name in sys.modules} & {'openstack', 'keystoneauth1'}))\n"
+        "print(sorted({name.split('.')[0] for name in sys.modules} & {'openstack', 'keystoneauth1', 'docker'}))\n"
     )
     collections = [path for path in sys.path if Path(path, "ansible_collections", "learnhpc").is_dir()]
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(collections))
