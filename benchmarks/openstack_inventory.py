@@ -379,7 +379,7 @@ def main():
         results = [ansible_inventory(directory, static_inventory(directory), fake=False) for _run in range(args.runs)]
         wall = statistics.median(result[0] for result in results)
         cpu = statistics.median(result[1] for result in results)
-        what = "for scale: ansible-inventory --list, same hosts, YAML file"
+        what = "for scale: ansible-inventory --list, hosts from YAML"
         rows.append((what, "-", results[0][2], wall, cpu, None))
         for mode in ("uncached", "cached"):
             # The cached runs are plain ansible-inventory runs: with the cache, no connection is made (and
