@@ -46,9 +46,9 @@ description:
   - For a container, C(slurm_node_cpus) is its CPU limit (C(--cpus), C(--cpu-quota) or the CPUs of C(--cpuset-cpus),
     at least 1), else the CPU count of the Docker engine. C(slurm_node_memory_mb) is its memory limit (C(--memory)),
     else the memory of the Docker engine, in MiB, minus O(memory_reserve_mb), at least 1.
-  - Nodes whose labels (OpenStack - metadata) are malformed (no or a bad event name, no node roles, no or a bad end
-    date) are skipped with a warning. Unknown node roles are left out with a warning; a node with no known role is
-    still a member of its event's group.
+  - Only containers (servers) that have the label (metadata key) C(org.learnhpc.event) are read. Those whose labels
+    are malformed (a bad event name, no node roles, no or a bad end date) are skipped with a warning. Unknown node
+    roles are left out with a warning; a node with no known role is still a member of its event's group.
   - All strings read from the providers are marked unsafe, so they are never templated.
   - Uses a YAML configuration file whose name ends with V(event.yml), V(event.yaml), V(events.yml) or V(events.yaml).
 notes:
@@ -683,6 +683,8 @@ class OpenStackProvider:
         nodes = []
         try:
             for server in self._servers(connection.compute):
+                if LABEL_EVENT not in (server.get("metadata") or {}):
+                    continue  # not a node of an event (the docker provider lists only containers with the label)
                 name = str(server.get("name") or server.get("id"))
                 node = node_from_labels(name, server.get("metadata"), self.name, "server", self.warn)
                 if node is None:

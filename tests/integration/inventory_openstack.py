@@ -149,6 +149,17 @@ def inventory(directory, clouds_yaml, cloud, **options):
     return result, time.perf_counter() - start
 
 
+def plain(value):
+    """A value of ansible-inventory's JSON output, with the {"__ansible_unsafe": ...} wrappers removed."""
+    if isinstance(value, dict):
+        if set(value) == {"__ansible_unsafe"}:
+            return value["__ansible_unsafe"]
+        return {key: plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [plain(item) for item in value]
+    return value
+
+
 def check(condition, what):
     if not condition:
         raise AssertionError(what)
@@ -160,7 +171,11 @@ def check_listing(conn, directory, clouds_yaml, cloud, fip):
     print(result.stderr, end="")
     check(result.returncode == 0, f"ansible-inventory --list exits 0 ({seconds:.2f} s)")
     listed = json.loads(result.stdout)
-    hostvars = listed["_meta"]["hostvars"]
+    hostvars = plain(listed["_meta"]["hostvars"])
+    unsafe = [
+        name for name, value in listed["_meta"]["hostvars"][f"{EVENT}-mgmt"].items() if "__ansible_unsafe" in str(value)
+    ]
+    check(len(unsafe) >= 9, f"the values from the API are marked unsafe: {sorted(unsafe)}")
     names = {f"{EVENT}-{short}" for short in ROLES}
     check(set(hostvars) == names, f"the hosts are the event's three servers: {sorted(hostvars)}")
     group = "event_" + EVENT.replace("-", "_")
@@ -168,6 +183,7 @@ def check_listing(conn, directory, clouds_yaml, cloud, fip):
     for short, role in ROLES.items():
         check(listed[role]["hosts"] == [f"{EVENT}-{short}"], f"group {role} holds {EVENT}-{short}")
     login = hostvars[f"{EVENT}-login"]
+    log(f"login node: {json.dumps(login, sort_keys=True)}")
     check(login["ansible_host"] == fip, f"the login node's ansible_host is its floating IP {fip}")
     check(login["ansible_user"] == "cirros", "the login node's ansible_user comes from its metadata")
     check("ansible_ssh_common_args" not in login, "the login node is reached directly")

@@ -476,7 +476,7 @@ def test_flavor_gone(os_run):
         {"roles": " , "},
         {"end_date": None},
         {"end_date": "2030-02-30"},
-        {"event_name": None},
+        {"event_name": ""},
         {"event_name": "Demo"},
         {"event_name": "demo_1"},
     ],
@@ -489,12 +489,14 @@ def test_malformed_metadata_is_skipped(os_run, metadata):
     assert os_run.run.warnings[0].startswith("learnhpc.cluster.event: skipping server bad-server: ")
 
 
-def test_server_without_metadata_is_skipped(os_run):
-    bare = {"id": "id-bare", "name": "bare", "status": "ACTIVE", "metadata": {}, "flavor": M1_SMALL, "addresses": {}}
-    inventory = os_run({"training": FakeConnection([bare, *cluster("demo", 1)])})
-    assert "bare" not in inventory.hosts
+@pytest.mark.parametrize("metadata", [{}, None, {"org.learnhpc.roles": "compute"}])
+def test_servers_of_no_event_are_left_out_quietly(os_run, metadata):
+    """Servers without the metadata org.learnhpc.event are not the collection's: no warning, as for containers."""
+    other = {"id": "id-other", "name": "other", "status": "ACTIVE", "metadata": metadata, "flavor": M1_SMALL}
+    inventory = os_run({"training": FakeConnection([other, *cluster("demo", 1)])})
+    assert "other" not in inventory.hosts
     assert len(inventory.hosts) == 3
-    assert len(os_run.run.warnings) == 1
+    assert os_run.run.warnings == []
 
 
 def test_unknown_role_warning(os_run):
