@@ -25,7 +25,7 @@ if AnsibleCollectionConfig.collection_finder is None:
 
 
 class Run:
-    """Parses a configuration with the plugin, the Docker client being a fake one."""
+    """Parses a configuration with the plugin, the Docker client and the OpenStack connections being fake ones."""
 
     def __init__(self, tmp_path, monkeypatch):
         self.tmp_path = tmp_path
@@ -34,11 +34,14 @@ class Run:
         self.plugin = None
         self.inventory = None
         self.docker_hosts = []
+        self.clouds_yaml = []
+        self.clouds = []
 
-    def __call__(self, client=None, refresh=False, **options):
-        """Parse a configuration file made of ``options``; the provider's client is ``client`` (or it raises it).
+    def __call__(self, client=None, refresh=False, openstack=None, **options):
+        """Parse a configuration file made of ``options``; the Docker client is ``client`` (or it raises it).
 
-        ``refresh`` parses as ansible-inventory --flush-cache or meta: refresh_inventory do.
+        ``openstack`` maps cloud names to the OpenStack connection (or an exception to raise) that the plugin gets for
+        them. ``refresh`` parses as ansible-inventory --flush-cache or meta: refresh_inventory do.
         """
         plugin = inventory_loader.get("learnhpc.cluster.event")
         module = sys.modules[type(plugin).__module__]
@@ -49,7 +52,21 @@ class Run:
                 raise client
             return client
 
+        def openstack_config(clouds_yaml):
+            self.clouds_yaml.append(clouds_yaml)
+            return "fake-config"
+
+        def openstack_connection(config, cloud):
+            assert config == "fake-config"
+            self.clouds.append(cloud)
+            connection = (openstack or {})[cloud]
+            if isinstance(connection, Exception):
+                raise connection
+            return connection
+
         self.monkeypatch.setattr(module, "docker_client", docker_client)
+        self.monkeypatch.setattr(module, "openstack_config", openstack_config)
+        self.monkeypatch.setattr(module, "openstack_connection", openstack_connection)
         self.monkeypatch.setattr(plugin.display, "warning", self._warning)
         path = self.tmp_path / "test.event.yml"
         path.write_text(json.dumps({"plugin": "learnhpc.cluster.event", **options}), encoding="utf-8")

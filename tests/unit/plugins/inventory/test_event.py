@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 from ansible.errors import AnsibleError, AnsibleParserError
 from ansible.inventory.data import InventoryData
@@ -415,12 +417,6 @@ def test_values_are_unsafe(run):
 # --- providers -------------------------------------------------------------------------------------------------
 
 
-def test_openstack_is_not_available_yet(run):
-    message = r"^the openstack provider of learnhpc\.cluster\.event is not available yet$"
-    with pytest.raises(AnsibleParserError, match=message):
-        run(FakeClient(cluster()), providers=["docker", "openstack"])
-
-
 def test_unknown_provider(run):
     with pytest.raises(AnsibleError, match="providers"):
         run(FakeClient(cluster()), providers=["aws"])
@@ -527,7 +523,8 @@ def test_listing_fails(run):
 
 
 def test_docker_sdk_missing(monkeypatch):
-    monkeypatch.setattr(event, "docker", None)
+    monkeypatch.setattr(event, "_DOCKER", {})
+    monkeypatch.setitem(sys.modules, "docker", None)  # import docker raises ImportError
     with pytest.raises(AnsibleParserError) as info:
         event.docker_client(None)
     assert "\n" not in info.value.message
@@ -543,7 +540,7 @@ def test_docker_client_turns_sdk_errors_into_one_line(monkeypatch):
         except OSError as exc:
             raise docker.errors.DockerException("Error while fetching server API version: (\n'aborted')") from exc
 
-    monkeypatch.setattr(event.docker, "from_env", from_env)
+    monkeypatch.setattr(docker, "from_env", from_env)
     with pytest.raises(AnsibleParserError) as info:
         event.docker_client("tcp://127.0.0.1:1")
     assert info.value.message == (
