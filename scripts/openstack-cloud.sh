@@ -3,7 +3,8 @@
 #
 #   build    build learnhpc/openstack-zed:latest when its recipe changed (scripts/images/openstack-zed.sh)
 #   start    build when needed, run container learnhpc-test-cloud, wait until it can serve
-#            tests, write .cache/openstack/clouds.yaml; nothing to do when it runs and is ready
+#            tests (at most LEARNHPC_OPENSTACK_TIMEOUT, default 600 s), write
+#            .cache/openstack/clouds.yaml; nothing to do when it runs and is ready
 #   stop     remove the container and clouds.yaml
 #   status   say whether it runs and what is not ready yet
 #
@@ -14,7 +15,7 @@ set -euo pipefail
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 name=learnhpc-test-cloud
 image=${LEARNHPC_OPENSTACK_IMAGE:-learnhpc/openstack-zed:latest}
-timeout=${LEARNHPC_OPENSTACK_TIMEOUT:-300}
+timeout=${LEARNHPC_OPENSTACK_TIMEOUT:-600}
 state=$top/.cache/openstack
 clouds=$state/clouds.yaml
 ports=(5000 8774 8776 8778 9292 9696)
