@@ -74,7 +74,7 @@ class Made:
         if self.router:
             if net.find_router(self.router.id) and self.subnet:
                 for port in net.ports(device_id=self.router.id, network_id=self.network.id):
-                    net.remove_interface_from_router(self.router, port_id=port.id)
+                    net.remove_interface_from_router(self.router, port=port.id)
             net.delete_router(self.router, ignore_missing=True)
         if self.subnet:
             net.delete_subnet(self.subnet, ignore_missing=True)
@@ -118,7 +118,7 @@ def test_network_servers_floating_ip_volume_and_teardown(demo, made):
     made.network = net.create_network(name=name)
     made.subnet = net.create_subnet(name=name, network_id=made.network.id, ip_version=4, cidr=str(SUBNET))
     made.router = net.create_router(name=name, external_gateway_info={"network_id": public.id})
-    net.add_interface_to_router(made.router, subnet_id=made.subnet.id)
+    net.add_interface_to_router(made.router, subnet=made.subnet.id)
     gateway = net.get_router(made.router.id).external_gateway_info
     assert gateway["network_id"] == public.id
     assert ipaddress.ip_address(gateway["external_fixed_ips"][0]["ip_address"]) in PUBLIC
