@@ -119,7 +119,16 @@ status() {
     fi
 }
 
+# One build or start at a time on this machine: the build container, the test cloud's
+# container and its ports exist once; a second caller waits for the first.
+locked() {
+    exec 9>"/var/tmp/learnhpc-openstack-cloud.lock"
+    flock 9
+    "$@"
+}
+
 case ${1:-} in
-    build | start | stop | status) "$1" ;;
+    build | start | stop) locked "$1" ;;
+    status) status ;;
     *) die "usage: $0 {build|start|stop|status}" ;;
 esac
