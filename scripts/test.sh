@@ -9,6 +9,8 @@
 #   sanity     ansible-test sanity (no ignore files)
 #   build      ansible-galaxy collection build + install into an empty path, roles listed
 #   molecule:<scenario>   every scenario under molecule/, real services in containers
+#   openstack-cloud  tests/integration/openstack against a real OpenStack in one container
+#                    (scripts/openstack-cloud.sh; removed again when the run ends)
 #
 # Each stage's output goes to .cache/test-logs/<stage>.log; a failed stage prints its last
 # lines. All stages run; the exit status is 1 if any failed. LEARNHPC_SCENARIOS="a b"
@@ -70,6 +72,13 @@ build_and_install() (
         grep -q 'learnhpc.cluster.slurm_compute' <<<"$roles"
 )
 
+# The OpenStack test cloud is started once for every test under tests/integration/openstack.
+openstack_cloud() {
+    trap 'scripts/openstack-cloud.sh stop >/dev/null 2>&1' EXIT
+    scripts/openstack-cloud.sh start &&
+        LEARNHPC_OPENSTACK_CLOUDS=$top/.cache/openstack/clouds.yaml pytest -v -s tests/integration/openstack
+}
+
 scenarios() {
     if [ -n "${LEARNHPC_SCENARIOS:-}" ]; then
         echo "$LEARNHPC_SCENARIOS"
@@ -93,6 +102,7 @@ stage build build_and_install
 for scenario in $(scenarios); do
     stage "molecule:$scenario" molecule test -s "$scenario"
 done
+stage openstack-cloud openstack_cloud
 total_end=$(date +%s)
 
 echo

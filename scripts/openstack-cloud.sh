@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# The local OpenStack test cloud for tests/integration/openstack (docs/openstack-test-cloud.md).
+#
+#   build    build learnhpc/openstack-zed:latest when its recipe changed (scripts/images/openstack-zed.sh)
+#   start    build when needed, run container learnhpc-test-cloud, wait until it can serve
+#            tests (at most LEARNHPC_OPENSTACK_TIMEOUT, default 600 s), write
+#            .cache/openstack/clouds.yaml; nothing to do when it runs and is ready
+#   stop     remove the container and clouds.yaml
+#   status   say whether it runs and what is not ready yet
+#
+# The API ports are published on 127.0.0.1 only. The clouds.yaml holds the image's fixed
+# TEST-ONLY credentials; they are good for this throwaway container and nothing else.
+set -euo pipefail
+
+top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+name=learnhpc-test-cloud
+image=${LEARNHPC_OPENSTACK_IMAGE:-learnhpc/openstack-zed:latest}
+timeout=${LEARNHPC_OPENSTACK_TIMEOUT:-600}
+state=$top/.cache/openstack
+clouds=$state/clouds.yaml
+ports=(5000 8774 8776 8778 9292 9696)
+
+say() { printf 'openstack-cloud: %s\n' "$*"; }
+die() { printf 'openstack-cloud: error: %s\n' "$*" >&2; exit 1; }
+
+running() { [ "$(docker inspect -f '{{ .State.Running }}' "$name" 2>/dev/null)" = true ]; }
+# Prints what is missing and fails while the cloud is not ready; waits up to $1 seconds.
+missing() { docker exec "$name" /usr/local/lib/learnhpc/learnhpc-cloud-ready.sh "${1:-0}"; }
+
+write_clouds() {
+    install -d -m 0700 "$state"
+    local tmp
+    tmp=$(mktemp "$state/clouds.yaml.XXXXXX")
+    # TEST-ONLY credentials of the throwaway test-cloud image (scripts/images/openstack-zed/).
+    cat >"$tmp" <<'YAML'
+# Written by scripts/openstack-cloud.sh for the local test cloud (container learnhpc-test-cloud).
+# TEST-ONLY credentials of a throwaway image: never use them for anything else.
+clouds:
+  learnhpc-test-admin:
+    auth:
+      auth_url: http://127.0.0.1:5000/v3
+      username: admin
+      password: secret
+      project_name: admin
+      user_domain_name: Default
+      project_domain_name: Default
+    region_name: RegionOne
+    interface: public
+    identity_api_version: 3
+  learnhpc-test:
+    auth:
+      auth_url: http://127.0.0.1:5000/v3
+      username: demo
+      password: secret
+      project_name: demo
+      user_domain_name: Default
+      project_domain_name: Default
+    region_name: RegionOne
+    interface: public
+    identity_api_version: 3
+YAML
+    chmod 0600 "$tmp"
+    mv "$tmp" "$clouds"
+}
+
+build() { "$top/scripts/images/openstack-zed.sh"; }
+
+start() {
+    local t0 t1 publish=() port
+    t0=$(date +%s)
+    build
+    t1=$(date +%s)
+    if running && [ "$(docker inspect -f '{{ .Image }}' "$name")" = "$(docker image inspect -f '{{ .Id }}' "$image")" ]; then
+        if missing >/dev/null && [ -f "$clouds" ]; then
+            say "$name is running and ready ($clouds)"
+            return 0
+        fi
+        say "$name is running; waiting until it is ready"
+    else
+        docker rm -f "$name" >/dev/null 2>&1 || true
+        for port in "${ports[@]}"; do
+            publish+=(-p "127.0.0.1:$port:$port")
+        done
+        docker run -d --name "$name" --hostname "$name" --stop-signal SIGRTMIN+3 \
+            --cap-add SYS_ADMIN --cap-add NET_ADMIN --cap-add DAC_READ_SEARCH --cap-add SYS_PTRACE \
+            --security-opt seccomp=unconfined --security-opt apparmor=unconfined --cgroupns=host \
+            -v /sys/fs/cgroup:/sys/fs/cgroup:rw --tmpfs /run --tmpfs /run/lock --tmpfs /tmp:exec,mode=1777 \
+            -e LEARNHPC_CLOUD_PUBLIC_HOST=127.0.0.1 "${publish[@]}" "$image" >/dev/null ||
+            die "could not start $name (are ports ${ports[*]} on 127.0.0.1 free?)"
+        t1=$(date +%s)
+    fi
+    local what
+    if ! what=$(missing "$timeout"); then
+        die "$name not ready after $timeout s: ${what:-no answer}; look with 'docker exec $name journalctl -b'"
+    fi
+    curl -sf -o /dev/null http://127.0.0.1:5000/v3 ||
+        die "$name is ready inside but Keystone does not answer on 127.0.0.1:5000 of this machine"
+    write_clouds
+    say "$name ready after $(($(date +%s) - t1)) s (total $(($(date +%s) - t0)) s); clouds.yaml: $clouds"
+}
+
+stop() {
+    docker rm -f "$name" >/dev/null 2>&1 || true
+    rm -f "$clouds"
+    say "$name removed"
+}
+
+status() {
+    if ! running; then
+        say "$name is not running"
+        return 1
+    fi
+    local what
+    if what=$(missing); then
+        say "$name is running and ready; clouds.yaml: $clouds"
+    else
+        say "$name is running, not ready: $what"
+        return 1
+    fi
+}
+
+# One build or start at a time on this machine: the build container, the test cloud's
+# container and its ports exist once; a second caller waits for the first.
+locked() {
+    exec 9>"/var/tmp/learnhpc-openstack-cloud.lock"
+    flock 9
+    "$@"
+}
+
+case ${1:-} in
+    build | start | stop) locked "$1" ;;
+    status) status ;;
+    *) die "usage: $0 {build|start|stop|status}" ;;
+esac
