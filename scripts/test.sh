@@ -10,7 +10,8 @@
 #   build      ansible-galaxy collection build + install into an empty path, roles listed
 #   molecule:<scenario>   every scenario under molecule/, real services in containers
 #   openstack-cloud  tests/integration/openstack against a real OpenStack in one container
-#                    (scripts/openstack-cloud.sh; removed again when the run ends)
+#                    (scripts/openstack-cloud.sh; its image is built in the background from
+#                    the start of the run; the container is removed when the run ends)
 #
 # Each stage's output goes to .cache/test-logs/<stage>.log; a failed stage prints its last
 # lines. All stages run; the exit status is 1 if any failed. LEARNHPC_SCENARIOS="a b"
@@ -73,8 +74,16 @@ build_and_install() (
 )
 
 # The OpenStack test cloud is started once for every test under tests/integration/openstack.
+# Its image (about 7 minutes to build on 2 cores) is built in the background while the
+# other stages run; the stage waits for that build first.
+openstack_build_pid=""
 openstack_cloud() {
     trap 'scripts/openstack-cloud.sh stop >/dev/null 2>&1' EXIT
+    if [ -n "$openstack_build_pid" ] && ! wait "$openstack_build_pid"; then
+        echo "the image build failed; last lines of $logs/openstack-image.log:"
+        tail -n 60 "$logs/openstack-image.log"
+        return 1
+    fi
     scripts/openstack-cloud.sh start &&
         LEARNHPC_OPENSTACK_CLOUDS=$top/.cache/openstack/clouds.yaml pytest -v -s tests/integration/openstack
 }
@@ -92,6 +101,10 @@ if ! stage setup scripts/setup.sh; then
     echo "test: the set-up failed, nothing else can run"
     echo "test: 0 passed, 1 failed"
     exit 1
+fi
+if wanted openstack-cloud; then
+    scripts/openstack-cloud.sh build >"$logs/openstack-image.log" 2>&1 &
+    openstack_build_pid=$!
 fi
 stage ruff sh -c 'ruff check . && ruff format --check .'
 stage lint ansible-lint
