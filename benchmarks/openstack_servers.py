@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+ANSIBLE = str(ROOT / ".venv/bin/ansible")
 CLOUDS = os.environ.get("LEARNHPC_OPENSTACK_CLOUDS", "")
 CLOUD = os.environ.get("LEARNHPC_OPENSTACK_CLOUD", "learnhpc-test")
 NET_EVENT = "osmod-bench-net"
@@ -51,8 +52,18 @@ def run(cmd):
 def module(name, **args):
     args.setdefault("cloud", CLOUD)
     return run(
-        [str(ROOT / ".venv/bin/ansible"), "localhost", "-i", "localhost,", "-c", "local"]
-        + ["-m", f"learnhpc.cluster.{name}", "-a", json.dumps(args)]
+        [
+            ANSIBLE,
+            "localhost",
+            "-i",
+            "localhost,",
+            "-c",
+            "local",
+            "-m",
+            f"learnhpc.cluster.{name}",
+            "-a",
+            json.dumps(args),
+        ]
     )
 
 

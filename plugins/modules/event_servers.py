@@ -26,8 +26,9 @@ description:
     when they differ (for example when the end date moves).
   - Flavors, images, networks, security groups, key pairs and the external network are looked up once, before
     anything changes; each unknown one gets one line listing those that exist.
-  - With O(servers[].floating_ip=true) a server gets a floating IP from O(external_network), tagged C(learnhpc-event=<event>);
-    a free floating IP of the event on that network is used again before a new one is allocated.
+  - With O(servers[].floating_ip=true) a server gets a floating IP from O(external_network), tagged
+    C(learnhpc-event=<event>); a free floating IP of the event on that network is used again before a new one
+    is allocated.
 options:
   event:
     description:

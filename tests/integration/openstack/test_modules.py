@@ -29,6 +29,7 @@ pytestmark = pytest.mark.skipif(
 )
 
 ROOT = Path(__file__).resolve().parents[3]
+ANSIBLE = str(ROOT / ".venv/bin/ansible")
 EVENT = "osmod-it"
 CLOUD = "learnhpc-test"
 TAG = f"learnhpc-event={EVENT}"
@@ -47,8 +48,18 @@ def ansible(module, **args):
     args.setdefault("cloud", CLOUD)
     start = time.monotonic()
     proc = subprocess.run(
-        [str(ROOT / ".venv/bin/ansible"), "localhost", "-i", "localhost,", "-c", "local"]
-        + ["-m", f"learnhpc.cluster.{module}", "-a", json.dumps(args)],
+        [
+            ANSIBLE,
+            "localhost",
+            "-i",
+            "localhost,",
+            "-c",
+            "local",
+            "-m",
+            f"learnhpc.cluster.{module}",
+            "-a",
+            json.dumps(args),
+        ],
         cwd=ROOT,
         env=env,
         capture_output=True,
