@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Copyright: learnhpc.cluster developers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Time to get N servers ACTIVE: learnhpc.cluster.event_servers (all creates, then one wait) against a

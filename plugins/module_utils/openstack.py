@@ -307,6 +307,20 @@ class OpenStackModule:
     def project_id(self):
         return self.conn.current_project_id
 
+    def has_volumes(self):
+        """Whether the cloud has a block storage service (some small clouds have none)."""
+        return self.conn.has_service("block-storage")
+
+    def event_volumes(self, event):
+        """The volumes of ``event`` (metadata org.learnhpc.event); none when there is no block storage."""
+        if not self.has_volumes():
+            return []
+        return [
+            volume
+            for volume in self.conn.block_storage.volumes(details=True)
+            if (volume.metadata or {}).get(EVENT_KEY) == event
+        ]
+
     def event_servers(self, event=None):
         """The servers of the project, those of ``event`` only when given."""
         servers = list(self.conn.compute.servers(details=True))

@@ -219,11 +219,9 @@ class EventQuota(OpenStackModule):
         boot = [server["boot_volume_size"] for server in missing if server["boot_volume_size"]]
         wants_volumes = self.params["volumes"] or self.params["volume_gb"] or boot
         if wants_volumes:
-            volumes = [
-                volume
-                for volume in self.conn.block_storage.volumes(details=True)
-                if (volume.metadata or {}).get("org.learnhpc.event") == event
-            ]
+            if not self.has_volumes():
+                self.fail("the event needs volumes, but the cloud has no block storage service")
+            volumes = self.event_volumes(event)
             need["volumes"] = max(0, self.params["volumes"] - len(volumes)) + len(boot)
             have_gb = sum(volume.size or 0 for volume in volumes)
             need["gigabytes"] = max(0, self.params["volume_gb"] - have_gb) + sum(boot)

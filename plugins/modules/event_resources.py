@@ -173,11 +173,7 @@ class EventResources(OpenStackModule):
         found["keypairs"] = [
             (key.name, key, None) for key in self.conn.compute.keypairs() if owns_name(key.name, event, others)
         ]
-        found["volumes"] = [
-            (_label(volume), volume, None)
-            for volume in self.conn.block_storage.volumes(details=True)
-            if (volume.metadata or {}).get("org.learnhpc.event") == event
-        ]
+        found["volumes"] = [(_label(volume), volume, None) for volume in self.event_volumes(event)]
         user = self.conn.current_user_id
         found["application_credentials"] = [
             (cred.name, cred, None)

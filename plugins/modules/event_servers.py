@@ -497,7 +497,7 @@ class EventServers(OpenStackModule):
                 update = {key: value for key, value in wanted_metadata.items() if metadata.get(key) != value}
                 if update:
                     plan["update"].append((server, update))
-                if wanted["floating_ip"] and not _addresses(server)["floating"]:
+                if wanted["floating_ip"] and not self.neutron_floating_ips(server):
                     plan["floating"].append((wanted, server))
         if errors:
             self.fail(errors)
@@ -570,6 +570,16 @@ class EventServers(OpenStackModule):
         if broken:
             self.fail(broken)
 
+    def neutron_floating_ips(self, server):
+        """The floating IPs of a server's ports, from Neutron (Nova's addresses show them a little later)."""
+        if _addresses(server)["floating"]:
+            return _addresses(server)["floating"]
+        return [
+            ip.floating_ip_address
+            for port in self.conn.network.ports(device_id=server.id)
+            for ip in self.conn.network.ips(port_id=port.id)
+        ]
+
     def attach_floating_ip(self, server, external_id):
         """Give ``server`` a floating IP: a free one of the event on ``external_id``, else a new one (tagged)."""
         tag = event_tag(self.params["event"])
@@ -636,8 +646,6 @@ class EventServers(OpenStackModule):
             new[server.id] = wanted["name"]
         if new and self.params["wait"]:
             self.wait_active(new)
-        # Nova shows a new floating IP in the server's addresses a little later; Neutron's answer is used meanwhile.
-        attached = {}
         external = self.params["external_network"]
         if external and result["floating_ips"]:
             external_id = resolved["network"][external]
@@ -645,18 +653,22 @@ class EventServers(OpenStackModule):
             for name in result["floating_ips"]:
                 server = current.get(name)
                 if server is not None and server.status == "ACTIVE":
-                    attached[name] = self.attach_floating_ip(server, external_id)
+                    self.attach_floating_ip(server, external_id)
         result["servers"] = self.report(self.event_servers(event), resolved["flavors"])
-        for server in result["servers"]:
-            address = attached.get(server["name"])
-            if address and address not in server["addresses"]["floating"]:
-                server["addresses"]["floating"].append(address)
         self.exit(**result)
 
     def report(self, servers, flavors):
-        order = {wanted["name"]: index for index, wanted in enumerate(self.params["servers"])}
+        wanted = {server["name"]: server for server in self.params["servers"]}
+        order = {name: index for index, name in enumerate(wanted)}
         ordered = sorted(servers, key=lambda server: (order.get(server.name, len(order)), server.name))
-        return [self.describe(server, flavors) for server in ordered]
+        described = []
+        for server in ordered:
+            item = self.describe(server, flavors)
+            if server.name in wanted and wanted[server.name]["floating_ip"] and not item["addresses"]["floating"]:
+                # Nova shows a new floating IP in the server's addresses a little later than Neutron.
+                item["addresses"]["floating"] = self.neutron_floating_ips(server)
+            described.append(item)
+        return described
 
 
 def main():

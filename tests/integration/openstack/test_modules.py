@@ -109,7 +109,21 @@ def setting(conn):
     conn.network.set_tags(subnet, [TAG])
     group = conn.network.create_security_group(name=f"{EVENT}-internal")
     conn.network.set_tags(group, [TAG])
-    return {"image": image.name, "flavor": flavor.name, "network": network.name, "group": group.name}
+    keypair = conn.compute.create_keypair(name=f"{EVENT}-key")
+    # With an external network: a router (gateway and interface) and a floating IP for the login node.
+    external = conn.network.find_network(os.environ.get("LEARNHPC_OPENSTACK_EXTERNAL", "public"), ignore_missing=True)
+    if external is not None and external.is_router_external:
+        router = conn.network.create_router(name=f"{EVENT}-router", external_gateway_info={"network_id": external.id})
+        conn.network.set_tags(router, [TAG])
+        conn.network.add_interface_to_router(router, subnet_id=subnet.id)
+    return {
+        "image": image.name,
+        "flavor": flavor.name,
+        "network": network.name,
+        "group": group.name,
+        "key": keypair.name,
+        "external": external.name if external is not None and external.is_router_external else None,
+    }
 
 
 def servers(setting):
@@ -121,10 +135,19 @@ def servers(setting):
             "image": setting["image"],
             "network": setting["network"],
             "security_groups": [setting["group"]],
+            "key_name": setting["key"],
             "roles": [role],
+            "floating_ip": role == "login" and setting["external"] is not None,
         }
         for short, role in nodes
     ]
+
+
+def servers_args(setting):
+    args = {"event": EVENT, "end_date": END_DATE, "servers": servers(setting), "timeout": 900}
+    if setting["external"]:
+        args["external_network"] = setting["external"]
+    return args
 
 
 def test_quota_check(setting):
@@ -137,19 +160,22 @@ def test_quota_check(setting):
 
 def test_create_rerun_replace_and_teardown(setting, conn, admin):
     wanted = servers(setting)
-    result, seconds = ansible("event_servers", event=EVENT, end_date=END_DATE, servers=wanted, timeout=900)
+    result, seconds = ansible("event_servers", **servers_args(setting))
     assert not result.get("failed"), result.get("msg")
     print(f"create 5 servers: {seconds:.1f}s")
     assert result["changed"] is True
     assert sorted(result["created"]) == sorted(s["name"] for s in wanted)
     assert [s["status"] for s in result["servers"]] == ["ACTIVE"] * 5
     assert sorted(r for s in result["servers"] for r in s["roles"]) == ["compute"] * 3 + ["login", "mgmt"]
+    if setting["external"]:
+        login = next(s for s in result["servers"] if s["name"] == f"{EVENT}-login")
+        assert len(login["addresses"]["floating"]) == 1
     for server in conn.compute.servers(details=True):
         if server.name.startswith(f"{EVENT}-"):
             assert server.metadata["org.learnhpc.event"] == EVENT
             assert server.metadata["org.learnhpc.provider"] == "openstack"
 
-    result, seconds = ansible("event_servers", event=EVENT, end_date=END_DATE, servers=wanted)
+    result, seconds = ansible("event_servers", **servers_args(setting))
     print(f"re-run: {seconds:.1f}s")
     assert not result.get("failed"), result.get("msg")
     assert result["changed"] is False
@@ -157,7 +183,7 @@ def test_create_rerun_replace_and_teardown(setting, conn, admin):
     broken = next(s for s in conn.compute.servers(details=True) if s.name == f"{EVENT}-compute-02")
     admin.compute.reset_server_state(broken.id, "error")
     assert conn.compute.get_server(broken.id).status == "ERROR"
-    result, seconds = ansible("event_servers", event=EVENT, end_date=END_DATE, servers=wanted, timeout=900)
+    result, seconds = ansible("event_servers", **servers_args(setting))
     print(f"replace 1 server in ERROR: {seconds:.1f}s")
     assert not result.get("failed"), result.get("msg")
     assert result["replaced"] == [f"{EVENT}-compute-02"]
@@ -181,6 +207,10 @@ def test_create_rerun_replace_and_teardown(setting, conn, admin):
     assert result["deleted"]["servers"] == 5
     assert result["deleted"]["networks"] == 1
     assert result["deleted"]["security_groups"] == 1
+    assert result["deleted"]["keypairs"] == 1
+    if setting["external"]:
+        assert result["deleted"]["routers"] == 1
+        assert result["deleted"]["floating_ips"] == 1
     assert set(result["left"].values()) == {0}
     assert not [s for s in conn.compute.servers(details=True) if s.name.startswith(f"{EVENT}-")]
     assert not list(conn.network.networks(tags=TAG))

@@ -66,6 +66,7 @@ class FakeCloud:
         self.current_user_id = USER
         self.config = Obj(config={"auth": {"username": "demo", "password": "s3cret-pw"}})
         self.token_error = None
+        self.services = {"compute", "network", "image", "block-storage", "identity"}
         self.session = Obj(get_token=self._token)
         # Listings a server stays in BUILD, and a deleted server/volume stays listed.
         self.build_listings = 2
@@ -124,6 +125,9 @@ class FakeCloud:
         if self.token_error is not None:
             raise self.token_error
         return "token"
+
+    def has_service(self, service_type):
+        return service_type in self.services
 
     def new_id(self, prefix):
         return f"{prefix}-{next(self.ids)}"

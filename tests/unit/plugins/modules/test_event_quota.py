@@ -92,3 +92,10 @@ def test_negative_counts(run, cloud):
     assert failed
     assert result["msg"] == "ports: must be 0 or more, got -1"
     assert cloud.log == []
+
+
+def test_volumes_without_block_storage(run, cloud):
+    cloud.services.discard("block-storage")
+    failed, result = run(event_quota, event="ev", volumes=1)
+    assert failed
+    assert result["msg"] == "the event needs volumes, but the cloud has no block storage service"

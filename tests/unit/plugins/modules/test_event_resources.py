@@ -142,3 +142,12 @@ def test_other_projects_resources_with_the_tag_are_untouched(run, cloud):
     assert not failed
     assert result["changed"] is False
     assert sum(n.tags == ["learnhpc-event=ev"] for n in cloud.networks) == 1
+
+
+def test_a_cloud_without_block_storage(run, cloud):
+    populate(cloud, "ev")
+    cloud.services.discard("block-storage")
+    failed, result = run(event_resources, event="ev")
+    assert not failed, result.get("msg")
+    assert result["deleted"]["volumes"] == 0
+    assert result["deleted"]["servers"] == 3

@@ -276,3 +276,21 @@ def test_create_request(run, cloud):
     assert "image_id" not in attrs
     assert attrs["block_device_mapping"][0]["volume_size"] == 20
     assert attrs["block_device_mapping"][0]["delete_on_termination"] is True
+
+
+def test_wait_false_sends_the_requests_and_returns(run, cloud):
+    failed, result = servers_run(run, cluster(computes=1), wait=False)
+    assert not failed
+    assert result["created"] == ["ev-mgmt", "ev-login", "ev-compute-01"]
+    assert not cloud.calls("sleep")
+    assert {s.status for s in cloud.servers} == {"BUILD"}
+
+
+def test_diff_without_check_mode(run, cloud):
+    cloud.add_server("ev-compute-01", event="ev")
+    failed, result = servers_run(run, [node("ev-compute-01"), node("ev-compute-02")], _ansible_diff=True)
+    assert not failed
+    assert result["diff"] == {
+        "before": {"servers": ["ev-compute-01"]},
+        "after": {"servers": ["ev-compute-01", "ev-compute-02"]},
+    }
