@@ -24,6 +24,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 ANSIBLE = str(ROOT / ".venv/bin/ansible")
+PYTHON = str(ROOT / ".venv/bin/python")
 CLOUDS = os.environ.get("LEARNHPC_OPENSTACK_CLOUDS", "")
 CLOUD = os.environ.get("LEARNHPC_OPENSTACK_CLOUD", "learnhpc-test")
 NET_EVENT = "osmod-bench-net"
@@ -58,6 +59,8 @@ def module(name, **args):
             "localhost,",
             "-c",
             "local",
+            "-e",
+            f"ansible_python_interpreter={PYTHON}",
             "-m",
             f"learnhpc.cluster.{name}",
             "-a",
@@ -95,7 +98,8 @@ def loop_playbook(names, image, flavor, network, event):
     with tempfile.NamedTemporaryFile("w", suffix=".yml", delete=False) as handle:
         json.dump(play, handle)
     try:
-        return run([str(ROOT / ".venv/bin/ansible-playbook"), "-i", "localhost,", handle.name])
+        playbook = str(ROOT / ".venv/bin/ansible-playbook")
+        return run([playbook, "-i", "localhost,", "-e", f"ansible_python_interpreter={PYTHON}", handle.name])
     finally:
         os.unlink(handle.name)
 

@@ -548,7 +548,7 @@ class EventServers(OpenStackModule):
 
         self.wait_for(pending, "servers to be deleted")
 
-    def wait_active(self, ids):
+    def wait_active(self, ids, result):
         """Wait until the servers ``ids`` ({id: name}) are ACTIVE; fails on ERROR or a server gone."""
         broken = []
 
@@ -568,7 +568,7 @@ class EventServers(OpenStackModule):
 
         self.wait_for(pending, "servers to be ACTIVE")
         if broken:
-            self.fail(broken)
+            self.fail(broken, **result)
 
     def neutron_floating_ips(self, server):
         """The floating IPs of a server's ports, from Neutron (Nova's addresses show them a little later)."""
@@ -645,7 +645,7 @@ class EventServers(OpenStackModule):
             server = self.create(wanted, resolved)
             new[server.id] = wanted["name"]
         if new and self.params["wait"]:
-            self.wait_active(new)
+            self.wait_active(new, result)
         external = self.params["external_network"]
         if external and result["floating_ips"]:
             external_id = resolved["network"][external]

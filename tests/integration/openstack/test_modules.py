@@ -30,6 +30,7 @@ pytestmark = pytest.mark.skipif(
 
 ROOT = Path(__file__).resolve().parents[3]
 ANSIBLE = str(ROOT / ".venv/bin/ansible")
+PYTHON = str(ROOT / ".venv/bin/python")
 EVENT = "osmod-it"
 CLOUD = "learnhpc-test"
 TAG = f"learnhpc-event={EVENT}"
@@ -55,6 +56,8 @@ def ansible(module, **args):
             "localhost,",
             "-c",
             "local",
+            "-e",
+            f"ansible_python_interpreter={PYTHON}",
             "-m",
             f"learnhpc.cluster.{module}",
             "-a",

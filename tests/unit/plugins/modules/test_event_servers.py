@@ -206,6 +206,8 @@ def test_build_error_fails_with_the_fault(run, cloud):
         f"server 'ev-compute-02' ({next(s.id for s in cloud.servers if s.name == 'ev-compute-02')}) "
         "went into ERROR: No valid host was found."
     )
+    assert result["changed"] is True
+    assert result["created"] == ["ev-mgmt", "ev-login", "ev-compute-01", "ev-compute-02"]
     # The next run replaces it.
     cloud.error_on_build = set()
     failed, result = servers_run(run, cluster(computes=2))
