@@ -93,6 +93,15 @@ def admin():
     return openstack.connect(cloud=f"{CLOUD}-admin")
 
 
+def public_key():
+    """A throwaway OpenSSH public key (Nova >= 2.92 no longer makes key pairs)."""
+    from cryptography.hazmat.primitives import serialization  # noqa: PLC0415
+    from cryptography.hazmat.primitives.asymmetric import ed25519  # noqa: PLC0415
+
+    key = ed25519.Ed25519PrivateKey.generate().public_key()
+    return key.public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH).decode()
+
+
 @pytest.fixture(scope="module")
 def setting(conn):
     """Image, flavor and a tagged network of the event (made here, removed by event_resources)."""
@@ -112,7 +121,7 @@ def setting(conn):
     conn.network.set_tags(subnet, [TAG])
     group = conn.network.create_security_group(name=f"{EVENT}-internal")
     conn.network.set_tags(group, [TAG])
-    keypair = conn.compute.create_keypair(name=f"{EVENT}-key")
+    keypair = conn.compute.create_keypair(name=f"{EVENT}-key", public_key=public_key())
     # With an external network: a router (gateway and interface) and a floating IP for the login node.
     external = conn.network.find_network(os.environ.get("LEARNHPC_OPENSTACK_EXTERNAL", "public"), ignore_missing=True)
     if external is not None and external.is_router_external:
