@@ -133,8 +133,8 @@ def _cloud_label(params):
     if isinstance(cloud, str):
         return cloud
     if isinstance(cloud, dict):
-        return "given as a dict"
-    return "from the OS_* environment variables"
+        return "(given as a dict)"
+    return "(from the OS_* environment variables)"
 
 
 def _connect(params):

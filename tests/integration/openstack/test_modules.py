@@ -37,8 +37,8 @@ TAG = f"learnhpc-event={EVENT}"
 END_DATE = "2099-12-31"
 
 
-def ansible(module, **args):
-    """Run ``learnhpc.cluster.<module>`` on localhost; returns (result dict, seconds)."""
+def ansible(module, check=False, **args):
+    """Run ``learnhpc.cluster.<module>`` on localhost (``--check`` when ``check``); returns (result, seconds)."""
     env = dict(
         os.environ,
         OS_CLIENT_CONFIG_FILE=CLOUDS,
@@ -62,6 +62,7 @@ def ansible(module, **args):
             f"learnhpc.cluster.{module}",
             "-a",
             json.dumps(args),
+            *(["--check"] if check else []),
         ],
         cwd=ROOT,
         env=env,
@@ -127,7 +128,7 @@ def setting(conn):
     if external is not None and external.is_router_external:
         router = conn.network.create_router(name=f"{EVENT}-router", external_gateway_info={"network_id": external.id})
         conn.network.set_tags(router, [TAG])
-        conn.network.add_interface_to_router(router, subnet_id=subnet.id)
+        conn.network.add_interface_to_router(router, subnet=subnet.id)
     return {
         "image": image.name,
         "flavor": flavor.name,
@@ -209,9 +210,11 @@ def test_create_rerun_replace_and_teardown(setting, conn, admin):
     assert result["events"][0]["servers"] == 5
     assert result["events"][0]["roles"] == {"mgmt": 1, "login": 1, "compute": 3}
 
-    result, _seconds = ansible("event_resources", event=EVENT, state="absent", _ansible_check_mode=True)
+    result, _seconds = ansible("event_resources", check=True, event=EVENT, state="absent")
     assert result["changed"] is True
     assert result["deleted"]["servers"] == 5
+    # Check mode deleted nothing.
+    assert len([s for s in conn.compute.servers(details=True) if s.name.startswith(f"{EVENT}-")]) == 5
 
     result, seconds = ansible("event_resources", event=EVENT, state="absent", timeout=900)
     print(f"teardown: {seconds:.1f}s, deleted {result.get('deleted')}")
