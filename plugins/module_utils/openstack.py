@@ -1,0 +1,329 @@
+# Copyright: learnhpc.cluster developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Shared code of the event-level OpenStack modules of learnhpc.cluster.
+
+``OpenStackModule`` is the base class of every module: it builds the ``AnsibleModule`` with the
+shared connection options (doc fragment ``learnhpc.cluster.openstack``), checks the ``event``
+option, opens the openstacksdk connection, checks the credentials once, and turns every
+openstacksdk or keystoneauth error into one line without a traceback. A module sets
+``argument_spec`` and ``module_kwargs`` and writes ``run()``.
+
+The event identity (docs/contracts.md): servers carry the metadata ``org.learnhpc.*``;
+Neutron resources carry the tag ``learnhpc-event=<event>``; volumes carry the metadata key
+``org.learnhpc.event``; keypairs and application credentials, which have neither tags nor
+metadata, are named ``<event>-...``.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from typing import ClassVar
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.learnhpc.cluster.plugins.module_utils.event import event_name_error
+
+try:
+    import keystoneauth1.exceptions as ks_exceptions
+    import openstack
+    import openstack.config
+    from openstack import exceptions as sdk_exceptions
+except ImportError:
+    HAS_SDK = False
+    SDK_IMPORT_ERROR = traceback.format_exc()
+    openstack = None
+    ks_exceptions = None
+    sdk_exceptions = None
+else:
+    HAS_SDK = True
+    SDK_IMPORT_ERROR = None
+
+EVENT_KEY = "org.learnhpc.event"
+ROLES_KEY = "org.learnhpc.roles"
+END_DATE_KEY = "org.learnhpc.end_date"
+PROVIDER_KEY = "org.learnhpc.provider"
+PROVIDER = "openstack"
+TAG_PREFIX = "learnhpc-event="
+# Keys of an auth section whose values are secret.
+SECRET_WORDS = ("password", "secret", "token", "key")
+
+
+def event_tag(event):
+    """The Neutron/Nova tag of the resources of ``event``."""
+    return TAG_PREFIX + event
+
+
+def tags_event(tags):
+    """The event named by a list of tags, or ``None``."""
+    for tag in tags or ():
+        if isinstance(tag, str) and tag.startswith(TAG_PREFIX):
+            return tag[len(TAG_PREFIX) :]
+    return None
+
+
+def server_event(server):
+    """The event a server belongs to (its metadata), or ``None``."""
+    metadata = getattr(server, "metadata", None) or {}
+    return metadata.get(EVENT_KEY)
+
+
+def server_roles(server):
+    """The node roles of a server, from its metadata, as a list."""
+    metadata = getattr(server, "metadata", None) or {}
+    return [role for role in (metadata.get(ROLES_KEY) or "").split(",") if role]
+
+
+def owns_name(name, event, other_events=()):
+    """Whether a resource named ``name`` (a keypair, an application credential) belongs to ``event``.
+
+    The name must start with ``<event>-``. A name that also starts with ``<other>-`` for a longer
+    known event ``other`` (``demo-2-key`` when tearing down ``demo`` while ``demo-2`` exists)
+    belongs to that event instead.
+    """
+    if not isinstance(name, str) or not name.startswith(event + "-"):
+        return False
+    return not any(len(other) > len(event) and name.startswith(other + "-") for other in other_events)
+
+
+def listing(names, limit=30):
+    """Names for a one-line message: sorted, comma-separated, shortened after ``limit``."""
+    names = sorted({str(name) for name in names if name})
+    if not names:
+        return "(none)"
+    if len(names) > limit:
+        return ", ".join(names[:limit]) + f", ... ({len(names) - limit} more)"
+    return ", ".join(names)
+
+
+def one_line(text):
+    """``text`` with its white space (new lines included) collapsed."""
+    return " ".join(str(text).split())
+
+
+def error_text(exc):
+    """One line for an openstacksdk or keystoneauth error."""
+    details = getattr(exc, "details", None)
+    status = getattr(exc, "status_code", None)
+    if details and status:
+        return one_line(f"{status} {details}")
+    return one_line(str(exc) or type(exc).__name__)
+
+
+def shared_argument_spec():
+    """The options every module of the group has (doc fragment learnhpc.cluster.openstack)."""
+    return {
+        "cloud": {"type": "raw"},
+        "auth": {"type": "dict", "no_log": True},
+        "auth_type": {"type": "str"},
+        "region_name": {"type": "str"},
+        "interface": {"type": "str", "default": "public", "choices": ["public", "internal", "admin"]},
+        "validate_certs": {"type": "bool"},
+        "ca_cert": {"type": "path"},
+        "client_cert": {"type": "path"},
+        "client_key": {"type": "path", "no_log": False},
+        "api_timeout": {"type": "int"},
+        "wait": {"type": "bool", "default": True},
+        "timeout": {"type": "int", "default": 600},
+    }
+
+
+def _cloud_label(params):
+    cloud = params.get("cloud")
+    if isinstance(cloud, str):
+        return cloud
+    if isinstance(cloud, dict):
+        return "(given as a dict)"
+    return "(from the OS_* environment variables)"
+
+
+def _connect(params):
+    """An openstacksdk connection from the shared options (the unit tests replace this function)."""
+    cloud = params.get("cloud")
+    if isinstance(cloud, dict):
+        return openstack.connect(load_yaml_config=False, load_envvars=False, **cloud)
+    return openstack.connect(
+        cloud=cloud,
+        auth_type=params.get("auth_type"),
+        auth=params.get("auth"),
+        region_name=params.get("region_name"),
+        verify=params.get("validate_certs"),
+        cacert=params.get("ca_cert"),
+        cert=params.get("client_cert"),
+        key=params.get("client_key"),
+        api_timeout=params.get("api_timeout"),
+        interface=params.get("interface"),
+    )
+
+
+def _known_clouds():
+    """``(names, file)``: the clouds of the clouds.yaml openstacksdk reads, and that file (or ``None``)."""
+    config = openstack.config.OpenStackConfig()
+    names = [name for name in config.get_cloud_names() if name != "envvars"]
+    return names, config.config_filename
+
+
+def _secret_values(value, key=""):
+    """The string values of secret-looking keys in a (nested) auth dict."""
+    if isinstance(value, dict):
+        for sub_key, sub_value in value.items():
+            yield from _secret_values(sub_value, str(sub_key))
+    elif isinstance(value, str) and value and any(word in key.lower() for word in SECRET_WORDS):
+        yield value
+
+
+class OpenStackModule:
+    """Base class of the event-level OpenStack modules.
+
+    Subclasses set ``argument_spec`` (their own options; the shared ones are added) and
+    ``module_kwargs`` (``supports_check_mode`` and the like), and implement ``run()``, which
+    calls ``self.exit(**result)`` or ``self.fail(msg, **result)``. ``self.conn`` is the connection.
+    """
+
+    argument_spec: ClassVar[dict] = {}
+    module_kwargs: ClassVar[dict] = {}
+    # Seconds between two looks at resources being built or removed.
+    poll_interval = 2
+    # The clock and the pause of the waits (the unit tests replace them with a fake clock).
+    now = staticmethod(time.monotonic)
+    sleep = staticmethod(time.sleep)
+
+    def __init__(self):
+        spec = shared_argument_spec()
+        spec.update(self.argument_spec)
+        self.ansible = AnsibleModule(argument_spec=spec, **self.module_kwargs)
+        self.params = self.ansible.params
+        self.check_mode = self.ansible.check_mode
+        self.diff_mode = self.ansible._diff
+        self.conn = None
+        self.cloud_label = _cloud_label(self.params)
+
+    # -- results ---------------------------------------------------------------------------
+
+    def exit(self, **result):
+        result.setdefault("changed", False)
+        self.ansible.exit_json(**result)
+
+    def fail(self, msg, **result):
+        """Fail with ``msg``, one line, or with a list of lines (then also returned as ``errors``)."""
+        if isinstance(msg, (list, tuple)):
+            lines = [one_line(line) for line in msg]
+            self.ansible.fail_json(msg="\n".join(lines), errors=lines, **result)
+        self.ansible.fail_json(msg=one_line(msg), **result)
+
+    # -- connection ------------------------------------------------------------------------
+
+    def _hide_secrets(self, auth):
+        for value in _secret_values(auth):
+            self.ansible.no_log_values.add(value)
+
+    def connect(self):
+        """Open the connection and get a token; fails with one line when that is not possible."""
+        cloud = self.params.get("cloud")
+        if cloud is not None and not isinstance(cloud, (str, dict)):
+            self.fail(f"cloud must be the name of a cloud in clouds.yaml or a dict, got {type(cloud).__name__}")
+        if isinstance(cloud, dict):
+            self._hide_secrets(cloud)
+            options = ("auth", "auth_type", "region_name", "validate_certs", "ca_cert")
+            given = [key for key in options if self.params[key] is not None]
+            if given:
+                self.fail(f"cloud is a dict: give {', '.join(given)} inside it, not as options")
+        if isinstance(cloud, str):
+            names, path = _known_clouds()
+            if cloud not in names:
+                if path is None:
+                    self.fail(f"unknown cloud {cloud!r}: no clouds.yaml was found (set OS_CLIENT_CONFIG_FILE)")
+                self.fail(f"unknown cloud {cloud!r}: the clouds in {path} are {listing(names)}")
+        label = self.cloud_label
+        try:
+            conn = _connect(self.params)
+            self._hide_secrets(getattr(conn.config, "config", {}).get("auth"))
+            conn.session.get_token()
+        except ks_exceptions.ConnectFailure as exc:
+            self.fail(f"cannot reach the identity service of cloud {label}: {error_text(exc)}")
+        except ks_exceptions.MissingRequiredOptions as exc:
+            self.fail(f"the credentials of cloud {label} are incomplete: {error_text(exc)}")
+        except (ks_exceptions.ClientException, sdk_exceptions.SDKException) as exc:
+            self.fail(f"authentication failed for cloud {label}: {error_text(exc)}")
+        except Exception as exc:  # pylint: disable=broad-exception-caught  # keystoneauth raises bare Exceptions
+            self.fail(f"authentication failed for cloud {label}: {error_text(exc)}")
+        return conn
+
+    def __call__(self):
+        """Check the event name, connect, run; every SDK error becomes one line."""
+        if not HAS_SDK:
+            self.fail(missing_required_lib("openstacksdk"), exception=SDK_IMPORT_ERROR)
+        if "event" in self.argument_spec and self.params.get("event") is not None:
+            problem = event_name_error(self.params["event"])
+            if problem is not None:
+                self.fail(problem)
+        self.check_input()
+        self.conn = self.connect()
+        try:
+            self.run()
+        except ks_exceptions.ClientException as exc:
+            self.fail(f"cloud {self.cloud_label}: {error_text(exc)}")
+        except sdk_exceptions.SDKException as exc:
+            self.fail(f"cloud {self.cloud_label}: {error_text(exc)}")
+
+    def check_input(self):
+        """Checks of the options that need no cloud (before connecting); fail with one line."""
+
+    def run(self):  # pragma: no cover - every module has one
+        raise NotImplementedError
+
+    # -- waiting ---------------------------------------------------------------------------
+
+    def deadline(self):
+        return self.now() + self.params["timeout"]
+
+    def wait_for(self, pending, what):
+        """Poll ``pending()`` (a list of what is not ready yet) until it is empty.
+
+        Fails with one line naming what was still pending after ``timeout`` seconds.
+        """
+        end = self.deadline()
+        while True:
+            left = pending()
+            if not left:
+                return
+            if self.now() >= end:
+                self.fail(f"timed out after {self.params['timeout']}s waiting for {what}: {listing(left)}")
+            self.sleep(self.poll_interval)
+
+    def retry_conflict(self, call, end=None):
+        """Call ``call()``, again while the cloud answers 409 Conflict (a resource still in use), until ``end``."""
+        end = end if end is not None else self.deadline()
+        while True:
+            try:
+                return call()
+            except sdk_exceptions.ConflictException:
+                if self.now() >= end:
+                    raise
+                self.sleep(self.poll_interval)
+
+    # -- shared look-ups -------------------------------------------------------------------
+
+    def project_id(self):
+        return self.conn.current_project_id
+
+    def has_volumes(self):
+        """Whether the cloud has a block storage service (some small clouds have none)."""
+        return self.conn.has_service("block-storage")
+
+    def event_volumes(self, event):
+        """The volumes of ``event`` (metadata org.learnhpc.event); none when there is no block storage."""
+        if not self.has_volumes():
+            return []
+        return [
+            volume
+            for volume in self.conn.block_storage.volumes(details=True)
+            if (volume.metadata or {}).get(EVENT_KEY) == event
+        ]
+
+    def event_servers(self, event=None):
+        """The servers of the project, those of ``event`` only when given."""
+        servers = list(self.conn.compute.servers(details=True))
+        if event is None:
+            return servers
+        return [server for server in servers if server_event(server) == event]
