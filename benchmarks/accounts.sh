@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Accounts benchmark: on a docker-provider event, the time to add 200 guests (LDAP entries,
+# Accounts benchmark: on a docker-provider event with 100 guests, the time to add 200 more (LDAP entries,
 # home directories, Slurm associations with a budget) with the accounts role, and the same
 # 200 done with one task iteration per user (community.general.ldap_entry, file, sacctmgr).
 # Prints a table. Run after `make setup`; takes a few minutes. Not part of `make test`.
@@ -26,15 +26,15 @@ provider: docker
 end_date: 2099-12-31
 nodes: {compute: {count: 1}}
 docker: {ssh_port: 2499, https_port: 8499}
-accounts: {guests: 1}
+accounts: {guests: 100}
 budget: {core_hours_per_guest: 10}
 YAML
-echo "building the event $name (1 guest) ..." >&2
+echo "building the event $name (100 guests) ..." >&2
 run site.log site.yml >/dev/null
 bulk=$(run bulk.log benchmarks/accounts/bulk.yml)
 loop=$(run loop.log benchmarks/accounts/loop.yml)
 count() { docker exec $name-mgmt bash -c "$1"; }
-made_bulk=$(count "getent passwd guest002 guest201 | wc -l; ls -d /home/guest[0-9]* | wc -l; sacctmgr -nP show assoc account=$name format=user | grep -c '^guest'")
+made_bulk=$(count "getent passwd guest101 guest300 | wc -l; ls -d /home/guest[0-9]* | wc -l; sacctmgr -nP show assoc account=$name format=user | grep -c '^guest'")
 made_loop=$(count "ls -d /home/loop* | wc -l; sacctmgr -nP show assoc account=$name format=user | grep -c '^loop'")
 
 echo "| way | accounts | wall time (s) | per account (ms) |"
