@@ -86,7 +86,8 @@ options:
         type: str
       metadata:
         description:
-          - More metadata of the server. Keys starting with C(org.learnhpc.) are reserved.
+          - More metadata of the server. Keys starting with C(org.learnhpc.) are reserved, except
+            C(org.learnhpc.ssh_user), the user the inventory plugin logs in as (docs/contracts.md).
           - Only used when the server is created.
         type: dict
         default: {}
@@ -281,6 +282,8 @@ from ansible_collections.learnhpc.cluster.plugins.module_utils.openstack import 
 
 NODE_ROLES = ["mgmt", "login", "compute"]
 RESERVED_PREFIX = "org.learnhpc."
+# The one key of RESERVED_PREFIX a caller may set (docs/contracts.md).
+SSH_USER_KEY = "org.learnhpc.ssh_user"
 
 
 def _addresses(server):
@@ -342,7 +345,9 @@ class EventServers(OpenStackModule):
             seen.add(name)
             if not server["roles"]:
                 errors.append(f"{where}: roles must name at least one of {', '.join(NODE_ROLES)}")
-            reserved = sorted(key for key in server["metadata"] if str(key).startswith(RESERVED_PREFIX))
+            reserved = sorted(
+                key for key in server["metadata"] if str(key).startswith(RESERVED_PREFIX) and key != SSH_USER_KEY
+            )
             if reserved:
                 errors.append(
                     f"{where}: metadata keys starting with {RESERVED_PREFIX!r} are reserved: " + listing(reserved)

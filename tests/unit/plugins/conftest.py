@@ -390,6 +390,13 @@ class _Network:
             group.security_group_rules = [{"id": f"{group.id}-rule-{n}"} for n in range(group.rules)]
         return groups
 
+    def add_tag(self, resource, tag):
+        self.cloud.log.append(("add_tag", resource.name, tag))
+        for items in (self.cloud.networks, self.cloud.subnets, self.cloud.routers, self.cloud.security_groups):
+            for item in items:
+                if item.id == resource.id:
+                    item.tags = [*(item.tags or []), tag]
+
     def find_network(self, name_or_id, ignore_missing=True):
         return next((n for n in self.cloud.networks if name_or_id in (n.id, n.name)), None)
 

@@ -179,7 +179,8 @@ def test_unknown_security_group_and_key_pair(run, cloud):
 
 
 def test_bad_input_fails_before_connecting(run, cloud):
-    servers = [node("other-x"), node("ev-a", metadata={"org.learnhpc.event": "x"}), node("ev-a")]
+    metadata = {"org.learnhpc.event": "x", "org.learnhpc.ssh_user": "debian"}
+    servers = [node("other-x"), node("ev-a", metadata=metadata), node("ev-a")]
     failed, result = run(event_servers, event="ev", end_date="31.12.2030", servers=servers)
     assert failed
     assert result["errors"] == [

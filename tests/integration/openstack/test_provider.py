@@ -1,0 +1,236 @@
+# Copyright: learnhpc.cluster developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The role openstack_provider through playbooks/provision.yml and teardown.yml, against a real OpenStack API.
+
+Skipped unless LEARNHPC_OPENSTACK_CLOUDS is the path of a clouds.yaml with the cloud ``learnhpc-test`` (a
+non-admin project) that has the image ``cirros``, the flavor ``m1.tiny`` and the external network ``public``
+(the test cloud of ``make test``). Events ``osprov-a`` and ``osprov-b`` are created and removed (also at the
+start, should an earlier run have left something). Run from the collection root:
+
+    LEARNHPC_OPENSTACK_CLOUDS=/path/to/clouds.yaml .venv/bin/pytest -v tests/integration/openstack/test_provider.py
+
+The servers boot cirros, not Debian: nothing logs in to them; the test checks what the API says.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+CLOUDS = os.environ.get("LEARNHPC_OPENSTACK_CLOUDS")
+pytestmark = pytest.mark.skipif(
+    not CLOUDS or not Path(CLOUDS).is_file(), reason="LEARNHPC_OPENSTACK_CLOUDS does not name a clouds.yaml"
+)
+
+ROOT = Path(__file__).resolve().parents[3]
+BIN = ROOT / ".venv/bin"
+CLOUD = "learnhpc-test"
+EVENT_A = "osprov-a"
+EVENT_B = "osprov-b"
+
+EVENT_FILE = """\
+name: {name}
+provider: openstack
+end_date: 2099-12-31
+nodes:
+  compute:
+    count: {count}
+openstack:
+  cloud: {cloud}
+  image: cirros
+  flavors: {{mgmt: m1.tiny, login: m1.tiny, compute: m1.tiny}}
+  external_network: public
+  network_cidr: {cidr}
+  allowed_cidrs: [192.0.2.0/24]
+"""
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    base = tmp_path_factory.mktemp("osprov")
+    events = base / "events"
+    events.mkdir()
+    (events / f"{EVENT_A}.yml").write_text(EVENT_FILE.format(name=EVENT_A, count=3, cloud=CLOUD, cidr="10.61.0.0/24"))
+    (events / f"{EVENT_B}.yml").write_text(EVENT_FILE.format(name=EVENT_B, count=1, cloud=CLOUD, cidr="10.62.0.0/24"))
+    inventory = base / "learnhpc.event.yml"
+    inventory.write_text(
+        f"plugin: learnhpc.cluster.event\nproviders: [docker, openstack]\nclouds: [{CLOUD}]\nclouds_yaml: {CLOUDS}\n"
+    )
+    env = dict(
+        os.environ,
+        OS_CLIENT_CONFIG_FILE=CLOUDS,
+        LEARNHPC_EVENTS_DIR=str(events),
+        ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
+        ANSIBLE_FORCE_COLOR="0",
+        ANSIBLE_NOCOLOR="1",
+        PATH=f"{BIN}:{os.environ.get('PATH', '')}",
+    )
+    os.environ["OS_CLIENT_CONFIG_FILE"] = CLOUDS
+    import openstack  # noqa: PLC0415 - only when the test is not skipped
+
+    conn = openstack.connect(cloud=CLOUD)
+    state = {"env": env, "inventory": str(inventory), "conn": conn, "events": events}
+    for event in (EVENT_A, EVENT_B):
+        playbook(state, "teardown.yml", event)
+    yield state
+    for event in (EVENT_A, EVENT_B):
+        playbook(state, "teardown.yml", event)
+
+
+def playbook(state, name, event, *extra):
+    """Run playbooks/<name> for ``event``; returns (exit code, output, seconds)."""
+    start = time.monotonic()
+    proc = subprocess.run(
+        [
+            str(BIN / "ansible-playbook"),
+            "-i",
+            state["inventory"],
+            "-e",
+            f"event={event}",
+            "-e",
+            f"ansible_python_interpreter={BIN / 'python'}",
+            *extra,
+            str(ROOT / "playbooks" / name),
+        ],
+        cwd=ROOT,
+        env=state["env"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return proc.returncode, proc.stdout + proc.stderr, time.monotonic() - start
+
+
+def plain(value):
+    """A value of ``ansible-inventory --list``: ansible-core 2.19 wraps strings as {"__ansible_unsafe": ...}."""
+    return value["__ansible_unsafe"] if isinstance(value, dict) and "__ansible_unsafe" in value else value
+
+
+def recap(output):
+    """The PLAY RECAP counts of localhost."""
+    match = re.search(r"^localhost\s*:\s*(.*)$", output, re.M)
+    assert match, output[-3000:]
+    return {key: int(value) for key, value in re.findall(r"(\w+)=(\d+)", match.group(1))}
+
+
+def event_resources(conn, event):
+    """Counts of what the event has in the project, found as docs/contracts.md says."""
+    tag = f"learnhpc-event={event}"
+    project = {"project_id": conn.current_project_id}
+    net = conn.network
+    return {
+        "servers": [
+            s.name for s in conn.compute.servers(details=True) if (s.metadata or {}).get("org.learnhpc.event") == event
+        ],
+        "networks": [n.name for n in net.networks(tags=tag, **project)],
+        "subnets": [n.name for n in net.subnets(tags=tag, **project)],
+        "routers": [n.name for n in net.routers(tags=tag, **project)],
+        "security_groups": [n.name for n in net.security_groups(tags=tag, **project)],
+        "floating_ips": [n.floating_ip_address for n in net.ips(tags=tag, **project)],
+        "keypairs": [k.name for k in conn.compute.keypairs() if k.name.startswith(f"{event}-")],
+    }
+
+
+NAMES = [f"{EVENT_A}-mgmt", f"{EVENT_A}-login", *(f"{EVENT_A}-compute-0{i}" for i in (1, 2, 3))]
+
+
+def test_provision(setup):
+    conn = setup["conn"]
+    code, output, seconds = playbook(setup, "provision.yml", EVENT_A)
+    print(f"provision {EVENT_A}: {seconds:.0f}s")
+    assert code == 0, output[-5000:]
+
+    servers = {
+        s.name: s for s in conn.compute.servers(details=True) if (s.metadata or {}).get("org.learnhpc.event") == EVENT_A
+    }
+    assert sorted(servers) == sorted(NAMES)
+    for name, server in servers.items():
+        assert server.status == "ACTIVE", name
+        assert server.metadata["org.learnhpc.ssh_user"] == "debian"
+        assert server.metadata["org.learnhpc.provider"] == "openstack"
+        assert server.metadata["org.learnhpc.end_date"] == "2099-12-31"
+        assert server.key_name == f"{EVENT_A}-key"
+    assert servers[f"{EVENT_A}-compute-01"].metadata["org.learnhpc.roles"] == "compute"
+    login = servers[f"{EVENT_A}-login"]
+    floating = [a["addr"] for v in login.addresses.values() for a in v if a.get("OS-EXT-IPS:type") == "floating"]
+    assert len(floating) == 1
+    setup["floating"] = floating[0]
+    others = [s for n, s in servers.items() if n != f"{EVENT_A}-login"]
+    assert all(a.get("OS-EXT-IPS:type") != "floating" for s in others for v in s.addresses.values() for a in v)
+    assert sorted(g["name"] for g in login.security_groups) == [f"{EVENT_A}-internal", f"{EVENT_A}-login"]
+
+    found = event_resources(conn, EVENT_A)
+    assert found["networks"] == [f"{EVENT_A}-net"]
+    assert found["subnets"] == [f"{EVENT_A}-subnet"]
+    assert found["routers"] == [f"{EVENT_A}-router"]
+    assert sorted(found["security_groups"]) == [f"{EVENT_A}-internal", f"{EVENT_A}-login"]
+    login_group = conn.network.find_security_group(f"{EVENT_A}-login", project_id=conn.current_project_id)
+    ingress = sorted(
+        (r.protocol, r.port_range_min, r.remote_ip_prefix)
+        for r in conn.network.security_group_rules(security_group_id=login_group.id)
+        if r.direction == "ingress"
+    )
+    assert ingress == [("tcp", 22, "192.0.2.0/24"), ("tcp", 443, "192.0.2.0/24")]
+    key = setup["events"] / ".state" / EVENT_A / "ssh" / "openstack_ed25519"
+    assert key.stat().st_mode & 0o777 == 0o600
+
+
+def test_rerun_changes_nothing(setup):
+    code, output, seconds = playbook(setup, "provision.yml", EVENT_A)
+    print(f"provision {EVENT_A} again: {seconds:.0f}s")
+    assert code == 0, output[-5000:]
+    assert recap(output)["changed"] == 0, output[-5000:]
+
+
+def test_check_mode_changes_nothing(setup):
+    code, output, seconds = playbook(setup, "provision.yml", EVENT_A, "--check")
+    print(f"provision {EVENT_A} --check: {seconds:.0f}s")
+    assert code == 0, output[-5000:]
+    assert recap(output)["changed"] == 0, output[-5000:]
+
+
+def test_inventory(setup):
+    proc = subprocess.run(
+        [str(BIN / "ansible-inventory"), "-i", setup["inventory"], "--list"],
+        cwd=ROOT,
+        env=setup["env"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    inventory = json.loads(proc.stdout)
+    group = "event_osprov_a"
+    assert sorted(inventory[group]["hosts"]) == sorted(NAMES)
+    for role in ("mgmt", "login", "compute"):
+        assert set(inventory[role]["hosts"]) & set(NAMES)
+    hostvars = inventory["_meta"]["hostvars"]
+    assert plain(hostvars[f"{EVENT_A}-login"]["ansible_host"]) == setup["floating"]
+    assert plain(hostvars[f"{EVENT_A}-login"]["ansible_user"]) == "debian"
+
+
+def test_teardown_leaves_nothing_and_keeps_the_other_event(setup):
+    conn = setup["conn"]
+    code, output, seconds = playbook(setup, "provision.yml", EVENT_B)
+    print(f"provision {EVENT_B}: {seconds:.0f}s")
+    assert code == 0, output[-5000:]
+    before_b = event_resources(conn, EVENT_B)
+    assert len(before_b["servers"]) == 3
+
+    code, output, seconds = playbook(setup, "teardown.yml", EVENT_A)
+    print(f"teardown {EVENT_A}: {seconds:.0f}s")
+    assert code == 0, output[-5000:]
+    assert "removed 5 servers" in output, output[-3000:]
+    assert all(not items for items in event_resources(conn, EVENT_A).values()), event_resources(conn, EVENT_A)
+    assert not (setup["events"] / ".state" / EVENT_A).exists()
+    assert event_resources(conn, EVENT_B) == before_b
+
+    code, output, seconds = playbook(setup, "teardown.yml", EVENT_B)
+    print(f"teardown {EVENT_B}: {seconds:.0f}s")
+    assert code == 0, output[-5000:]
+    assert all(not items for items in event_resources(conn, EVENT_B).values())
