@@ -38,23 +38,51 @@ wanted() {
     return 1
 }
 
+# Seconds a stage may take at most (LEARNHPC_STAGE_LIMIT overrides all); the whole run is
+# bounded by LEARNHPC_TEST_BUDGET (default 80 minutes): a stage gets at most what is left,
+# and a stage that would start with less than a minute left is not run and counts as failed.
+# A stage past its limit is stopped (TERM to its process group, KILL 60 s later).
+limit_of() {
+    case $1 in
+        molecule:*) echo 1500 ;;
+        openstack-cloud) echo 1800 ;;
+        *) echo 1200 ;;
+    esac
+}
+
 stage() {
     local name=$1
     shift
     wanted "$name" || return 0
-    local log="$logs/${name//[:\/]/-}.log" start end rc
-    printf '==> %s\n' "$name"
+    local log="$logs/${name//[:\/]/-}.log" start end rc limit left
     start=$(date +%s)
-    "$@" >"$log" 2>&1
+    left=$((total_start + budget - start))
+    limit=${LEARNHPC_STAGE_LIMIT:-$(limit_of "$name")}
+    [ "$limit" -gt "$left" ] && limit=$left
+    if [ "$limit" -lt 60 ]; then
+        failed=$((failed + 1))
+        summary+=("$(printf '%-28s NOT RUN  (the run is past its %ss budget)' "$name" "$budget")")
+        printf '<== %s not run: %ss of the %ss budget are left\n' "$name" "$left" "$budget"
+        return 1
+    fi
+    printf '==> %s (at %ss, limit %ss)\n' "$name" $((start - total_start)) "$limit"
+    # A function is run through this script (see --function below) so that timeout can
+    # stop it with everything it started.
+    if [ "$(type -t "$1")" = function ]; then
+        set -- "$top/scripts/test.sh" --function "$@"
+    fi
+    timeout -k 60 "$limit" "$@" >"$log" 2>&1
     rc=$?
     end=$(date +%s)
     if [ $rc -eq 0 ]; then
         passed=$((passed + 1))
         summary+=("$(printf '%-28s passed  %5ss' "$name" $((end - start)))")
+        printf '<== %s passed in %ss\n' "$name" $((end - start))
     else
         failed=$((failed + 1))
+        [ $rc -eq 124 ] || [ $rc -eq 137 ] && printf 'stopped after %ss: past its limit\n' "$limit" >>"$log"
         summary+=("$(printf '%-28s FAILED  %5ss' "$name" $((end - start)))")
-        printf -- '--- %s failed (exit %s); last lines of %s:\n' "$name" "$rc" "$log"
+        printf -- '--- %s failed (exit %s) after %ss; last lines of %s:\n' "$name" "$rc" $((end - start)) "$log"
         tail -n 150 "$log"
         printf -- '--- end of %s\n' "$name"
     fi
@@ -75,17 +103,22 @@ build_and_install() (
 
 # The OpenStack test cloud is started once for every test under tests/integration/openstack.
 # Its image (about 7 minutes to build on 2 cores) is built in the background while the
-# other stages run; the stage waits for that build first.
-openstack_build_pid=""
+# other stages run; `openstack-cloud.sh start` waits for that build (they share a lock).
 openstack_cloud() {
     trap 'scripts/openstack-cloud.sh stop >/dev/null 2>&1' EXIT
-    if [ -n "$openstack_build_pid" ] && ! wait "$openstack_build_pid"; then
+    trap 'exit 143' TERM
+    if [ -f "$logs/openstack-image.rc" ] && [ "$(cat "$logs/openstack-image.rc")" != 0 ]; then
         echo "the image build failed; last lines of $logs/openstack-image.log:"
         tail -n 60 "$logs/openstack-image.log"
         return 1
     fi
     scripts/openstack-cloud.sh start &&
         LEARNHPC_OPENSTACK_CLOUDS=$top/.cache/openstack/clouds.yaml pytest -v -s tests/integration/openstack
+}
+
+molecule_scenario() {
+    trap 'exit 143' TERM
+    molecule test -s "$1"
 }
 
 scenarios() {
@@ -96,15 +129,28 @@ scenarios() {
     fi
 }
 
+if [ "${1:-}" = --function ]; then
+    shift
+    "$@"
+    exit
+fi
+
+budget=${LEARNHPC_TEST_BUDGET:-4800}
 total_start=$(date +%s)
 if ! stage setup scripts/setup.sh; then
     echo "test: the set-up failed, nothing else can run"
     echo "test: 0 passed, 1 failed"
     exit 1
 fi
+rm -f "$logs/openstack-image.rc"
 if wanted openstack-cloud; then
-    scripts/openstack-cloud.sh build >"$logs/openstack-image.log" 2>&1 &
-    openstack_build_pid=$!
+    (
+        t0=$(date +%s)
+        scripts/openstack-cloud.sh build >"$logs/openstack-image.log" 2>&1
+        rc=$?
+        echo $rc >"$logs/openstack-image.rc"
+        printf '<== openstack image build (background) ended with %s after %ss\n' $rc $(($(date +%s) - t0))
+    ) &
 fi
 stage ruff sh -c 'ruff check . && ruff format --check .'
 stage lint ansible-lint
@@ -113,7 +159,10 @@ stage unit pytest -q tests/unit
 stage sanity scripts/sanity.sh
 stage build build_and_install
 for scenario in $(scenarios); do
-    stage "molecule:$scenario" molecule test -s "$scenario"
+    if ! stage "molecule:$scenario" molecule_scenario "$scenario"; then
+        # A scenario stopped half-way leaves its containers; they would slow the next ones.
+        timeout 300 molecule destroy -s "$scenario" >>"$logs/molecule-$scenario.log" 2>&1
+    fi
 done
 stage openstack-cloud openstack_cloud
 total_end=$(date +%s)
