@@ -36,7 +36,9 @@ description:
     server holds these options, and the other nodes go through a C(ProxyCommand) (C(ssh -W %h:%p <ssh_options>
     <user>@<floating IP>)) instead of C(ProxyJump), because ssh applies its command-line options to the target only,
     never to a ProxyJump host; so the login node is checked with the same host key policy as the nodes behind it.
-    When an event has several login nodes, the first by name that has a floating IP is the way in.'
+    When the event has a generated key (see O(events_dir)), every server of the event gets it as
+    C(ansible_ssh_private_key_file) and the C(ProxyCommand) form is used with C(-i <key> -o IdentitiesOnly=yes), for
+    the same reason. When an event has several login nodes, the first by name that has a floating IP is the way in.'
   - 'As long as no login node of an event has a floating IP (the event is being built), its nodes get their fixed IP
     only, and a warning says so; a server with no IP address at all gets no C(ansible_host), with a warning.'
   - For a server, C(slurm_node_cpus) is the VCPUs of its flavor, C(slurm_node_memory_mb) the RAM of its flavor, in
@@ -143,6 +145,17 @@ options:
     type: list
     elements: str
     default: []
+  events_dir:
+    description:
+      - The directory of the event files. When the C(learnhpc.cluster.openstack_provider) role generated an
+        event's key pair (the event file names no C(openstack.key_name)), its private key is
+        C(<events_dir>/.state/<event>/ssh/openstack_ed25519); the OpenStack servers of that event then get it as
+        C(ansible_ssh_private_key_file), and the jump through the login node uses it too.
+      - A relative path is taken from the directory of the inventory file.
+    type: str
+    default: ../events
+    env:
+      - name: LEARNHPC_EVENTS_DIR
 """
 
 EXAMPLES = r"""
@@ -593,9 +606,13 @@ class OpenStackProvider:
 
     name = "openstack"
 
-    def __init__(self, connections, warn, *, ssh_user="debian", ssh_options=(), all_projects=False, secrets=()):
-        """``connections``: {cloud name: openstacksdk connection}."""
+    def __init__(
+        self, connections, warn, *, ssh_user="debian", ssh_options=(), all_projects=False, secrets=(), events_dir=None
+    ):
+        """``connections``: {cloud name: openstacksdk connection}; ``events_dir``: where the events' generated
+        keys are (see the option events_dir), None for none."""
         self.connections = connections
+        self.events_dir = events_dir
         self.warn = warn
         self.ssh_user = ssh_user
         self.ssh_options = list(ssh_options)
@@ -632,6 +649,7 @@ class OpenStackProvider:
             ssh_options=ssh_options,
             all_projects=plugin.get_option("openstack_all_projects"),
             secrets=secrets,
+            events_dir=os.path.join(os.path.dirname(plugin.source_path), str(plugin.get_option("events_dir"))),
         )
 
     def nodes(self):
@@ -713,10 +731,11 @@ class OpenStackProvider:
         no_jump = set()
         for node, (fixed, floating) in nodes:
             jump = jumps.get(node["event"])
+            key = self._event_key(node["event"])
             if "login" in node["roles"] and floating:
                 address, args = floating, self._ssh_args()
             elif fixed and jump:
-                address, args = fixed, self._ssh_args(*jump)
+                address, args = fixed, self._ssh_args(*jump, key=key)
             else:
                 address, args = fixed or floating, self._ssh_args()
                 if address:
@@ -727,6 +746,8 @@ class OpenStackProvider:
                 node["vars"]["ansible_host"] = address
             if args:
                 node["vars"]["ansible_ssh_common_args"] = args
+            if key:
+                node["vars"]["ansible_ssh_private_key_file"] = key
         for event in sorted(no_jump):
             self.warn(
                 f"{PLUGIN}: event {event} (cloud {cloud}) has no login node with a floating IP yet: its nodes get"
@@ -746,15 +767,25 @@ class OpenStackProvider:
         )
         return self.ssh_user
 
-    def _ssh_args(self, jump_user=None, jump_ip=None):
-        """ansible_ssh_common_args: the ssh_options, and the way through the login node."""
+    def _event_key(self, event):
+        """The private key the openstack_provider role generated for an event, None when there is none."""
+        if not self.events_dir:
+            return None
+        key = os.path.join(self.events_dir, ".state", event, "ssh", "openstack_ed25519")
+        return os.path.normpath(os.path.abspath(key)) if os.path.isfile(key) else None
+
+    def _ssh_args(self, jump_user=None, jump_ip=None, key=None):
+        """ansible_ssh_common_args: the ssh_options, and the way through the login node (with the event's key)."""
         args = [arg for option in self.ssh_options for arg in ("-o", option)]
         if jump_ip:
-            if self.ssh_options:
+            if self.ssh_options or key:
                 # ssh applies command-line options to the target only, not to a ProxyJump host: the options go
                 # into a ProxyCommand, so that the login node is checked with the same host key policy. ssh
                 # expands % tokens in a ProxyCommand: %% keeps those of the options (%h, ...) for the inner ssh.
+                # ssh gives neither its -i nor Ansible's key file to a ProxyJump host: the key goes in here too.
                 inner = [arg.replace("%", "%%") for arg in args]
+                if key:
+                    inner += ["-i", key.replace("%", "%%"), "-o", "IdentitiesOnly=yes"]
                 command = ["ssh", "-W", "%h:%p", *inner, f"{jump_user}@{jump_ip}"]
                 args += ["-o", "ProxyCommand=" + " ".join(shlex.quote(word) for word in command)]
             else:
@@ -799,6 +830,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
 
     def parse(self, inventory, loader, path, cache=True):
         super().parse(inventory, loader, path, cache)
+        self.source_path = path
         self._read_config_data(path)
 
         cache_key = self.get_cache_key(path)

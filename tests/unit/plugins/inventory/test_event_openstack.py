@@ -956,3 +956,72 @@ def test_provider_class_is_separable():
         },
     }
     json.dumps(nodes)  # plain JSON data, for the inventory cache
+
+
+# --- the event's generated key ----------------------------------------------------------------------------------
+
+
+def write_key(events_dir, event_name):
+    key = events_dir / ".state" / event_name / "ssh" / "openstack_ed25519"
+    key.parent.mkdir(parents=True)
+    key.write_text("not a real key\n", encoding="utf-8")
+    key.chmod(0o600)
+    return key
+
+
+def test_generated_key_is_used_for_the_nodes_and_the_jump(os_run, tmp_path, monkeypatch):
+    monkeypatch.delenv("LEARNHPC_EVENTS_DIR", raising=False)
+    events_dir = tmp_path / "my events"
+    key = write_key(events_dir, "demo")
+    servers = [*cluster("demo", 1), *cluster("other", 1, net=2, floating="203.0.113.20")]
+    inventory = os_run({"training": FakeConnection(servers)}, events_dir=str(events_dir))
+    login = host_vars(inventory, "demo-login")
+    assert login["ansible_ssh_private_key_file"] == str(key)
+    assert "ansible_ssh_common_args" not in login
+    args = shlex.split(host_vars(inventory, "demo-compute-01")["ansible_ssh_common_args"])
+    assert host_vars(inventory, "demo-compute-01")["ansible_ssh_private_key_file"] == str(key)
+    assert len(args) == 2
+    assert args[0] == "-o"
+    proxy = shlex.split(args[1][len("ProxyCommand=") :])
+    assert proxy == ["ssh", "-W", "%h:%p", "-i", str(key), "-o", "IdentitiesOnly=yes", "debian@203.0.113.10"]
+    # an event without a generated key (its own key pair in OpenStack) is reached with the user's keys
+    other = host_vars(inventory, "other-compute-01")
+    assert "ansible_ssh_private_key_file" not in other
+    assert other["ansible_ssh_common_args"] == "-o ProxyJump=debian@203.0.113.20"
+
+
+def test_events_dir_relative_to_the_inventory_file(os_run, tmp_path, monkeypatch):
+    monkeypatch.delenv("LEARNHPC_EVENTS_DIR", raising=False)
+    # the inventory file is tmp_path/test.event.yml: the default ../events is beside tmp_path
+    key = write_key(tmp_path / "events", "demo")
+    inventory = os_run({"training": FakeConnection(cluster("demo", 1))}, events_dir="events")
+    assert host_vars(inventory, "demo-mgmt")["ansible_ssh_private_key_file"] == str(key)
+
+
+def test_events_dir_from_the_environment(os_run, tmp_path, monkeypatch):
+    key = write_key(tmp_path / "elsewhere", "demo")
+    monkeypatch.setenv("LEARNHPC_EVENTS_DIR", str(tmp_path / "elsewhere"))
+    inventory = os_run({"training": FakeConnection(cluster("demo", 1))})
+    assert host_vars(inventory, "demo-mgmt")["ansible_ssh_private_key_file"] == str(key)
+
+
+def test_key_and_ssh_options_share_the_proxy_command(os_run, tmp_path, monkeypatch):
+    monkeypatch.delenv("LEARNHPC_EVENTS_DIR", raising=False)
+    key = write_key(tmp_path / "events", "demo")
+    options = ["StrictHostKeyChecking=accept-new"]
+    inventory = os_run({"training": FakeConnection(cluster("demo", 1))}, events_dir="events", ssh_options=options)
+    args = shlex.split(host_vars(inventory, "demo-compute-01")["ansible_ssh_common_args"])
+    proxy = shlex.split(args[3][len("ProxyCommand=") :])
+    assert args[:2] == ["-o", options[0]]
+    assert proxy == [
+        "ssh",
+        "-W",
+        "%h:%p",
+        "-o",
+        options[0],
+        "-i",
+        str(key),
+        "-o",
+        "IdentitiesOnly=yes",
+        "debian@203.0.113.10",
+    ]
