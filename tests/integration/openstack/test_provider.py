@@ -31,8 +31,10 @@ pytestmark = pytest.mark.skipif(
 ROOT = Path(__file__).resolve().parents[3]
 BIN = ROOT / ".venv/bin"
 CLOUD = "learnhpc-test"
+ADMIN_CLOUD = "learnhpc-test-admin"
 EVENT_A = "osprov-a"
 EVENT_B = "osprov-b"
+EVENT_Q = "osprov-q"  # never created: the quota is made too small for it
 
 EVENT_FILE = """\
 name: {name}
@@ -58,6 +60,7 @@ def setup(tmp_path_factory):
     events.mkdir()
     (events / f"{EVENT_A}.yml").write_text(EVENT_FILE.format(name=EVENT_A, count=3, cloud=CLOUD, cidr="10.61.0.0/24"))
     (events / f"{EVENT_B}.yml").write_text(EVENT_FILE.format(name=EVENT_B, count=1, cloud=CLOUD, cidr="10.62.0.0/24"))
+    (events / f"{EVENT_Q}.yml").write_text(EVENT_FILE.format(name=EVENT_Q, count=3, cloud=CLOUD, cidr="10.63.0.0/24"))
     inventory = base / "learnhpc.event.yml"
     inventory.write_text(
         f"plugin: learnhpc.cluster.event\nproviders: [docker, openstack]\nclouds: [{CLOUD}]\nclouds_yaml: {CLOUDS}\n"
@@ -76,10 +79,10 @@ def setup(tmp_path_factory):
 
     conn = openstack.connect(cloud=CLOUD)
     state = {"env": env, "inventory": str(inventory), "conn": conn, "events": events}
-    for event in (EVENT_A, EVENT_B):
+    for event in (EVENT_A, EVENT_B, EVENT_Q):
         playbook(state, "teardown.yml", event)
     yield state
-    for event in (EVENT_A, EVENT_B):
+    for event in (EVENT_A, EVENT_B, EVENT_Q):
         playbook(state, "teardown.yml", event)
 
 
@@ -138,6 +141,41 @@ def event_resources(conn, event):
 
 
 NAMES = [f"{EVENT_A}-mgmt", f"{EVENT_A}-login", *(f"{EVENT_A}-compute-0{i}" for i in (1, 2, 3))]
+
+
+def nothing_of(conn, event):
+    found = event_resources(conn, event)
+    return all(not items for items in found.values()), found
+
+
+def test_check_mode_on_an_event_that_does_not_exist_yet(setup):
+    code, output, seconds = playbook(setup, "provision.yml", EVENT_A, "--check")
+    print(f"provision {EVENT_A} --check before it exists: {seconds:.0f}s")
+    assert code == 0, output[-5000:]
+    empty, found = nothing_of(setup["conn"], EVENT_A)
+    assert empty, found
+    assert not (setup["events"] / ".state" / EVENT_A / "ssh" / "openstack_ed25519").exists()
+
+
+def test_quota_too_small_creates_nothing(setup):
+    """The project's instance quota, set by an administrator below what the event needs: one line, nothing made."""
+    import openstack  # noqa: PLC0415 - only when the test is not skipped
+
+    admin = openstack.connect(cloud=ADMIN_CLOUD)
+    project = setup["conn"].current_project_id
+    before = admin.compute.get_quota_set(project)
+    admin.compute.update_quota_set(project, instances=2)
+    try:
+        code, output, seconds = playbook(setup, "provision.yml", EVENT_Q)
+    finally:
+        admin.compute.update_quota_set(project, instances=before.instances)
+    print(f"provision {EVENT_Q} with an instance quota of 2: {seconds:.0f}s")
+    assert code != 0, output[-5000:]
+    assert f"the quota of the project is too small for event '{EVENT_Q}'" in output, output[-5000:]
+    assert re.search(r"instances: need 5, [0-2] free of quota 2", output), output[-5000:]
+    assert "Traceback" not in output
+    empty, found = nothing_of(setup["conn"], EVENT_Q)
+    assert empty, found
 
 
 def test_provision(setup):
@@ -212,6 +250,14 @@ def test_inventory(setup):
     hostvars = inventory["_meta"]["hostvars"]
     assert plain(hostvars[f"{EVENT_A}-login"]["ansible_host"]) == setup["floating"]
     assert plain(hostvars[f"{EVENT_A}-login"]["ansible_user"]) == "debian"
+    # the size of m1.tiny (1 VCPU, 512 MiB) minus the plugin's default memory reserve of 256 MiB
+    key = str(setup["events"] / ".state" / EVENT_A / "ssh" / "openstack_ed25519")
+    for name in NAMES:
+        assert hostvars[name]["slurm_node_cpus"] == 1, name
+        assert hostvars[name]["slurm_node_memory_mb"] == 512 - 256, name
+        assert plain(hostvars[name]["ansible_ssh_private_key_file"]) == key, name
+    proxy = plain(hostvars[f"{EVENT_A}-compute-01"]["ansible_ssh_common_args"])
+    assert f"-i {key} -o IdentitiesOnly=yes debian@{setup['floating']}" in proxy, proxy
 
 
 def test_teardown_leaves_nothing_and_keeps_the_other_event(setup):
