@@ -15,7 +15,9 @@
 #
 # Each stage's output goes to .cache/test-logs/<stage>.log; a failed stage prints its last
 # lines. All stages run; the exit status is 1 if any failed. LEARNHPC_SCENARIOS="a b"
-# limits the Molecule scenarios; LEARNHPC_STAGES="unit lint" limits the stages.
+# limits the Molecule scenarios; LEARNHPC_STAGES="unit lint" limits the stages;
+# LEARNHPC_LANES=1 runs the Molecule and OpenStack stages one after the other (default 2
+# at a time). Every stage has a time limit and the run a budget (see limit_of below).
 set -uo pipefail
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -25,9 +27,7 @@ mkdir -p "$logs"
 export PATH="$top/.venv/bin:$PATH"
 export ANSIBLE_FORCE_COLOR=0 PY_COLORS=0 NO_COLOR=1
 
-passed=0
-failed=0
-summary=()
+results=$logs/results  # one line per stage that ran: "<name> passed|FAILED|NOT RUN <seconds>"
 
 wanted() {
     [ -z "${LEARNHPC_STAGES:-}" ] && return 0
@@ -60,8 +60,7 @@ stage() {
     limit=${LEARNHPC_STAGE_LIMIT:-$(limit_of "$name")}
     [ "$limit" -gt "$left" ] && limit=$left
     if [ "$limit" -lt 60 ]; then
-        failed=$((failed + 1))
-        summary+=("$(printf '%-28s NOT RUN  (the run is past its %ss budget)' "$name" "$budget")")
+        printf '%-28s NOT RUN  (the run is past its %ss budget)\n' "$name" "$budget" >>"$results"
         printf '<== %s not run: %ss of the %ss budget are left\n' "$name" "$left" "$budget"
         return 1
     fi
@@ -75,13 +74,11 @@ stage() {
     rc=$?
     end=$(date +%s)
     if [ $rc -eq 0 ]; then
-        passed=$((passed + 1))
-        summary+=("$(printf '%-28s passed  %5ss' "$name" $((end - start)))")
+        printf '%-28s passed  %5ss\n' "$name" $((end - start)) >>"$results"
         printf '<== %s passed in %ss\n' "$name" $((end - start))
     else
-        failed=$((failed + 1))
         [ $rc -eq 124 ] || [ $rc -eq 137 ] && printf 'stopped after %ss: past its limit\n' "$limit" >>"$log"
-        summary+=("$(printf '%-28s FAILED  %5ss' "$name" $((end - start)))")
+        printf '%-28s FAILED  %5ss\n' "$name" $((end - start)) >>"$results"
         printf -- '--- %s failed (exit %s) after %ss; last lines of %s:\n' "$name" "$rc" $((end - start)) "$log"
         tail -n 150 "$log"
         printf -- '--- end of %s\n' "$name"
@@ -129,6 +126,56 @@ scenarios() {
     fi
 }
 
+# The Molecule scenarios and the OpenStack stage run in LEARNHPC_LANES parallel lanes
+# (default 2): they spend much of their time waiting (package downloads, services starting,
+# Slurm and OpenStack doing their work), so two at a time finish sooner on two cores. The
+# longest start first; a lane takes the next stage when its stage ends.
+expected_seconds() {
+    case $1 in
+        molecule:event_demo) echo 600 ;;
+        molecule:accounts) echo 500 ;;
+        openstack-cloud) echo 450 ;; # after the two longest: its image is built by then
+        molecule:slurm) echo 260 ;;
+        molecule:ldap) echo 250 ;;
+        molecule:nfs) echo 150 ;;
+        molecule:munge) echo 100 ;;
+        *) echo 300 ;;
+    esac
+}
+
+run_job() {
+    local name=$1
+    case $name in
+        openstack-cloud) stage openstack-cloud openstack_cloud ;;
+        molecule:*)
+            if ! stage "$name" molecule_scenario "${name#molecule:}"; then
+                # A scenario stopped half-way leaves its containers; they would slow the others.
+                timeout 300 molecule destroy -s "${name#molecule:}" >>"$logs/molecule-${name#molecule:}.log" 2>&1
+            fi
+            ;;
+    esac
+}
+
+run_lanes() {
+    local lanes=${LEARNHPC_LANES:-2} job pids=() pid finished
+    local -a jobs
+    mapfile -t jobs < <(for job in "$@"; do printf '%s %s\n' "$(expected_seconds "$job")" "$job"; done |
+        sort -rn | cut -d' ' -f2)
+    for job in "${jobs[@]}"; do
+        wanted "$job" || continue
+        while [ ${#pids[@]} -ge "$lanes" ]; do
+            wait -n -p finished "${pids[@]}"
+            for pid in "${!pids[@]}"; do
+                [ "${pids[$pid]}" = "$finished" ] && unset 'pids[pid]'
+            done
+            pids=("${pids[@]}")
+        done
+        run_job "$job" &
+        pids+=($!)
+    done
+    wait "${pids[@]}"
+}
+
 if [ "${1:-}" = --function ]; then
     shift
     "$@"
@@ -137,6 +184,7 @@ fi
 
 budget=${LEARNHPC_TEST_BUDGET:-4800}
 total_start=$(date +%s)
+: >"$results"
 if ! stage setup scripts/setup.sh; then
     echo "test: the set-up failed, nothing else can run"
     echo "test: 0 passed, 1 failed"
@@ -158,18 +206,18 @@ stage readmes python scripts/role_readme.py --check
 stage unit pytest -q tests/unit
 stage sanity scripts/sanity.sh
 stage build build_and_install
+lane_jobs=(openstack-cloud)
 for scenario in $(scenarios); do
-    if ! stage "molecule:$scenario" molecule_scenario "$scenario"; then
-        # A scenario stopped half-way leaves its containers; they would slow the next ones.
-        timeout 300 molecule destroy -s "$scenario" >>"$logs/molecule-$scenario.log" 2>&1
-    fi
+    lane_jobs+=("molecule:$scenario")
 done
-stage openstack-cloud openstack_cloud
+run_lanes "${lane_jobs[@]}"
 total_end=$(date +%s)
 
+passed=$(grep -c ' passed ' "$results")
+failed=$(grep -vc ' passed ' "$results")
 echo
 echo "Stage                        result    time"
-printf '%s\n' "${summary[@]}"
+cat "$results"
 printf 'total %ss\n' $((total_end - total_start))
 echo "test: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -156,7 +156,12 @@ done
 # Servers are not real VMs: nova's fake driver "boots" them at once (Debian's
 # nova-compute-ironic set this file to the ironic driver).
 ini /etc/nova/nova-compute.conf DEFAULT compute_driver fake.FakeDriver
-uwsgi_small /etc/nova/nova-api-uwsgi.ini 2
+# nova-api under uwsgi with several threads per process hit the same greenlet error as
+# neutron-api below: a DELETE of a server hung in its RPC cast for minutes, the server stayed
+# "deleting" and teardown waited until its time-out. One thread per process, and the AMQP
+# heartbeat as a green thread rather than a native one (heartbeat_in_pthread).
+uwsgi_small /etc/nova/nova-api-uwsgi.ini 3 1
+ini /etc/nova/nova.conf oslo_messaging_rabbit heartbeat_in_pthread false
 as nova "nova-manage api_db sync"
 as nova "nova-manage cell_v2 map_cell0"
 as nova "nova-manage cell_v2 create_cell --name=cell1"
@@ -203,6 +208,7 @@ ini /etc/neutron/l3_agent.ini DEFAULT interface_driver linuxbridge
 # "greenlet.error: cannot switch to a different thread" and a request (nova-compute
 # creating a server's port) can hang for ever. One thread per process avoids that.
 uwsgi_small /etc/neutron/neutron-api-uwsgi.ini 2 1
+ini /etc/neutron/neutron.conf oslo_messaging_rabbit heartbeat_in_pthread false
 as neutron "neutron-db-manage --config-file /etc/neutron/neutron.conf \
     --config-file /etc/neutron/plugins/ml2/ml2_conf.ini upgrade head"
 
@@ -224,7 +230,9 @@ ini $conf service_user send_service_user_token true
 auth_section $conf nova cinder
 ini $conf nova interface internal
 ini $conf oslo_concurrency lock_path /var/lib/cinder/tmp
-uwsgi_small /etc/cinder/cinder-api-uwsgi.ini 1
+# cinder-api is eventlet-based too: one thread per process, as for nova-api and neutron-api.
+uwsgi_small /etc/cinder/cinder-api-uwsgi.ini 2 1
+ini /etc/cinder/cinder.conf oslo_messaging_rabbit heartbeat_in_pthread false
 as cinder "cinder-manage db sync"
 
 echo "configure: catalog"
