@@ -41,9 +41,13 @@ authtoken() {
     ini "$file" keystone_authtoken service_token_roles_required true
 }
 # Debian runs keystone, placement, nova-api, neutron-api and cinder-api under uwsgi with
-# 8-16 processes of 32 threads each: far too much for a test cloud on two cores.
+# 8-16 processes of 32 threads each: far too much for a test cloud on two cores. One thread
+# per process: these services import eventlet, and with several uwsgi threads a request now
+# and then dies with "greenlet.error: cannot switch to a different thread" and leaves its
+# worker hung (seen in keystone, nova-api and neutron-api: the cloud never became ready, or
+# a server DELETE never reached nova-compute and teardown waited out its time-out).
 uwsgi_small() {
-    local file=$1 processes=$2 threads=${3:-8}
+    local file=$1 processes=$2 threads=1
     [ -f "$file" ] || { echo "configure: $file missing" >&2; exit 1; }
     ini "$file" uwsgi processes "$processes"
     ini "$file" uwsgi threads "$threads"
@@ -96,7 +100,7 @@ ini $conf token provider fernet
 ini $conf cache enabled true
 ini $conf cache backend oslo_cache.memcache_pool
 ini $conf cache memcache_servers 127.0.0.1:11211
-uwsgi_small /etc/keystone/keystone-uwsgi.ini 1
+uwsgi_small /etc/keystone/keystone-uwsgi.ini 3
 as keystone keystone-manage db_sync
 as root keystone-manage fernet_setup --keystone-user keystone --keystone-group keystone
 as root keystone-manage credential_setup --keystone-user keystone --keystone-group keystone
@@ -120,7 +124,7 @@ conf=/etc/placement/placement.conf
 ini $conf placement_database connection "$(db placement placement)"
 ini $conf api auth_strategy keystone
 authtoken $conf placement
-uwsgi_small /etc/placement/placement-api-uwsgi.ini 1
+uwsgi_small /etc/placement/placement-api-uwsgi.ini 2
 as placement placement-manage db sync
 
 echo "configure: nova"
@@ -156,11 +160,9 @@ done
 # Servers are not real VMs: nova's fake driver "boots" them at once (Debian's
 # nova-compute-ironic set this file to the ironic driver).
 ini /etc/nova/nova-compute.conf DEFAULT compute_driver fake.FakeDriver
-# nova-api under uwsgi with several threads per process hit the same greenlet error as
-# neutron-api below: a DELETE of a server hung in its RPC cast for minutes, the server stayed
-# "deleting" and teardown waited until its time-out. One thread per process, and the AMQP
-# heartbeat as a green thread rather than a native one (heartbeat_in_pthread).
-uwsgi_small /etc/nova/nova-api-uwsgi.ini 3 1
+# The AMQP heartbeat as a green thread, not a native one (heartbeat_in_pthread), as for
+# neutron and cinder below.
+uwsgi_small /etc/nova/nova-api-uwsgi.ini 3
 ini /etc/nova/nova.conf oslo_messaging_rabbit heartbeat_in_pthread false
 as nova "nova-manage api_db sync"
 as nova "nova-manage cell_v2 map_cell0"
@@ -204,10 +206,7 @@ ini $conf securitygroup firewall_driver iptables
 ini /etc/neutron/dhcp_agent.ini DEFAULT interface_driver linuxbridge
 ini /etc/neutron/dhcp_agent.ini DEFAULT enable_isolated_metadata false
 ini /etc/neutron/l3_agent.ini DEFAULT interface_driver linuxbridge
-# neutron-api mixes eventlet with uwsgi's threads: under concurrent requests it logs
-# "greenlet.error: cannot switch to a different thread" and a request (nova-compute
-# creating a server's port) can hang for ever. One thread per process avoids that.
-uwsgi_small /etc/neutron/neutron-api-uwsgi.ini 2 1
+uwsgi_small /etc/neutron/neutron-api-uwsgi.ini 2
 ini /etc/neutron/neutron.conf oslo_messaging_rabbit heartbeat_in_pthread false
 as neutron "neutron-db-manage --config-file /etc/neutron/neutron.conf \
     --config-file /etc/neutron/plugins/ml2/ml2_conf.ini upgrade head"
@@ -230,8 +229,7 @@ ini $conf service_user send_service_user_token true
 auth_section $conf nova cinder
 ini $conf nova interface internal
 ini $conf oslo_concurrency lock_path /var/lib/cinder/tmp
-# cinder-api is eventlet-based too: one thread per process, as for nova-api and neutron-api.
-uwsgi_small /etc/cinder/cinder-api-uwsgi.ini 2 1
+uwsgi_small /etc/cinder/cinder-api-uwsgi.ini 2
 ini /etc/cinder/cinder.conf oslo_messaging_rabbit heartbeat_in_pthread false
 as cinder "cinder-manage db sync"
 
