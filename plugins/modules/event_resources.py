@@ -20,8 +20,8 @@ description:
   - With O(state=absent) it deletes them in dependency order - servers (waiting until they are gone), floating IPs,
     router interfaces and gateways, ports, routers, subnets, networks, security groups, key pairs, volumes
     (waiting until they are gone), application credentials - retrying a deletion the cloud refuses with 409
-    Conflict (a resource still in use) until O(timeout). Then it lists the event's resources again and fails,
-    naming each, if any is left.
+    Conflict (a resource still in use) until O(timeout). Then it lists the event's resources again; what is still
+    listed gets another pass (three in all, within O(timeout)), and the module fails, naming each, if any is left.
   - With O(state=present) it only reports what the event has.
   - Resources of other events and resources without the event's tag or metadata are never touched. A key pair
     or application credential named C(<event>-...) that also starts with C(<other>-) for a longer event name found
@@ -109,6 +109,7 @@ from ansible_collections.learnhpc.cluster.plugins.module_utils.openstack import 
     tags_event,
 )
 
+DELETE_PASSES = 3
 KINDS = (
     "servers",
     "floating_ips",
@@ -248,12 +249,19 @@ class EventResources(OpenStackModule):
                 result["left"] = zero
             self.exit(**result)
         end = self.deadline()
-        for kind in KINDS:
-            for _name, resource, extra in found[kind]:
-                self.delete(kind, resource, extra, end)
-            if kind in ("servers", "volumes") and found[kind]:
-                self.wait_gone(kind, found[kind])
-        remaining = self.find()
+        remaining = found
+        # A cloud can list a resource again after it was seen gone (seen with nova: two of 20
+        # deleted servers listed again right after the wait): up to three passes, each on what
+        # the last listing still shows.
+        for _pass in range(DELETE_PASSES):
+            for kind in KINDS:
+                for _name, resource, extra in remaining[kind]:
+                    self.delete(kind, resource, extra, end)
+                if kind in ("servers", "volumes") and remaining[kind]:
+                    self.wait_gone(kind, remaining[kind])
+            remaining = self.find()
+            if not any(remaining.values()) or self.now() >= end:
+                break
         left = {kind: len(items) for kind, items in remaining.items()}
         deleted = {kind: max(0, counts[kind] - left[kind]) for kind in KINDS}
         result = {"changed": True, "resources": resources, "deleted": deleted, "left": left}
