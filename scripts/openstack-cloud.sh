@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The local OpenStack test cloud for tests/integration/openstack (docs/openstack-test-cloud.md).
 #
-#   build    build learnhpc/openstack-zed:latest when its recipe changed (scripts/images/openstack-zed.sh)
+#   build    build learnhpc/openstack-zed:latest (or $LEARNHPC_TEST_CLOUD_IMAGE) when its recipe
+#            changed (scripts/images/openstack-zed.sh)
 #   start    build when needed, run container learnhpc-test-cloud, wait until it can serve
 #            tests (at most LEARNHPC_OPENSTACK_TIMEOUT, default 600 s), write
 #            .cache/openstack/clouds.yaml; nothing to do when it runs and is ready
@@ -14,7 +15,7 @@ set -euo pipefail
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 name=learnhpc-test-cloud
-image=${LEARNHPC_OPENSTACK_IMAGE:-learnhpc/openstack-zed:latest}
+image=${LEARNHPC_TEST_CLOUD_IMAGE:-learnhpc/openstack-zed:latest}
 timeout=${LEARNHPC_OPENSTACK_TIMEOUT:-600}
 state=$top/.cache/openstack
 clouds=$state/clouds.yaml

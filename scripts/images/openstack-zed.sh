@@ -16,7 +16,7 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-image=${LEARNHPC_OPENSTACK_IMAGE:-learnhpc/openstack-zed:latest}
+image=${LEARNHPC_TEST_CLOUD_IMAGE:-learnhpc/openstack-zed:latest}
 base=${LEARNHPC_BASE_IMAGE:-learnhpc/debian-systemd:12}
 builder=learnhpc-openstack-zed-build
 recipe_dir=/var/tmp/learnhpc-recipe
