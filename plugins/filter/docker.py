@@ -15,7 +15,8 @@ def docker_node_container(node, event):
     Every container of the event carries the event's labels and its node roles, sits on the
     event's network, and mounts the event's shared volumes at /home, /project and /scratch.
     Only the login node publishes ports, on the event's bind address: 22 for SSH and 443
-    for HTTPS. Compute nodes get the CPU and memory limits of the event, if any.
+    for HTTPS. Compute nodes get the CPU and memory limits of the event, if any. With EESSI
+    on, every node gets /dev/fuse, which the CernVM-FS client mounts through.
     """
     try:
         name = event["name"]
@@ -42,6 +43,8 @@ def docker_node_container(node, event):
                 f"{address}:{docker['ssh_port']}:22",
                 f"{address}:{docker['https_port']}:443",
             ]
+        if event.get("software", {}).get("eessi"):
+            container["devices"] = ["/dev/fuse"]
         if "compute" in roles:
             if docker.get("node_cpus"):
                 container["cpus"] = docker["node_cpus"]

@@ -102,7 +102,7 @@ FLAVORS_KEYS = ("mgmt", "login", "compute")
 ACCOUNTS_KEYS = ("guests", "prefix", "instructors", "grace_days", "uid_start")
 INSTRUCTOR_KEYS = ("name", "ssh_key", "email")
 BUDGET_KEYS = ("core_hours_per_guest",)
-SOFTWARE_KEYS = ("eessi", "eessi_version")
+SOFTWARE_KEYS = ("eessi", "eessi_version", "cvmfs_proxy")
 SERVICES_KEYS = ("jupyterhub", "globus")
 
 DEFAULTS = {
@@ -123,6 +123,8 @@ DEFAULTS = {
     "grace_days": 0,
     "uid_start": 10001,
     "eessi_version": "2023.06",
+    # From this many compute nodes (max_count) on, a Squid proxy on mgmt serves EESSI.
+    "cvmfs_proxy_from": 4,
 }
 
 # Marks a value that failed its check, so that the checks depending on it are skipped.
@@ -686,7 +688,7 @@ def _check_budget(c, data):
     return {"core_hours_per_guest": c.number(budget, "core_hours_per_guest", "budget", what="core hours")}
 
 
-def _check_software(c, data, provider):
+def _check_software(c, data, provider, compute_max):
     software = c.section(data, "software", "", SOFTWARE_KEYS)
     if software is _BAD:
         return _BAD
@@ -704,10 +706,24 @@ def _check_software(c, data, provider):
             pattern=EESSI_VERSION_RE,
             rule="an EESSI version YYYY.MM such as '2023.06'",
         )
-    return {
-        "eessi": c.boolean(software, "eessi", "software", default=provider == "openstack"),
-        "eessi_version": version,
-    }
+    eessi = c.boolean(software, "eessi", "software", default=provider == "openstack")
+    proxy = c.boolean(
+        software,
+        "cvmfs_proxy",
+        "software",
+        default=eessi is True and compute_max is not _BAD and compute_max >= DEFAULTS["cvmfs_proxy_from"],
+    )
+    if proxy is True and eessi is False:
+        c.error("software.cvmfs_proxy", "needs software.eessi: true (the proxy serves EESSI's CernVM-FS clients)")
+        proxy = _BAD
+    return {"eessi": eessi, "eessi_version": version, "cvmfs_proxy": proxy}
+
+
+def _compute_max(nodes):
+    """The event's largest number of compute nodes, or _BAD when the nodes did not check out."""
+    if nodes is _BAD or nodes["compute"] is _BAD:
+        return _BAD
+    return _BAD if nodes["compute"]["max_count"] is _BAD else nodes["compute"]["max_count"]
 
 
 def _check_services(c, data):
@@ -789,7 +805,7 @@ def validate_event(data, name, today=None, *, path=None, check_dates=True, event
         "openstack": _check_openstack(c, data, provider),
         "accounts": _check_accounts(c, data),
         "budget": _check_budget(c, data),
-        "software": _check_software(c, data, provider),
+        "software": _check_software(c, data, provider, _compute_max(nodes)),
         "services": _check_services(c, data),
     }
     if c.errors:

@@ -206,10 +206,10 @@ event:
       returned: success
       sample: {"core_hours_per_guest": null}
     software:
-      description: C(eessi) (bool) and C(eessi_version).
+      description: C(eessi) (bool), C(eessi_version) and C(cvmfs_proxy) (bool).
       type: dict
       returned: success
-      sample: {"eessi": false, "eessi_version": "2023.06"}
+      sample: {"eessi": false, "eessi_version": "2023.06", "cvmfs_proxy": false}
     services:
       description: C(jupyterhub) and C(globus), both bool.
       type: dict

@@ -53,6 +53,15 @@ def test_no_limits_when_the_event_sets_none():
     assert "memory_mb" not in container
 
 
+def test_eessi_gives_every_node_fuse():
+    event = {**EVENT, "software": {"eessi": True}}
+    for roles in (["mgmt"], ["login"], ["compute"]):
+        assert docker_node_container({"name": "n", "roles": roles}, event)["devices"] == ["/dev/fuse"]
+    assert "devices" not in docker_node_container({"name": "n", "roles": ["compute"]}, EVENT)
+    off = {**EVENT, "software": {"eessi": False}}
+    assert "devices" not in docker_node_container({"name": "n", "roles": ["compute"]}, off)
+
+
 def test_incomplete_event_is_named():
     with pytest.raises(AnsibleFilterError, match="lacks 'docker'"):
         docker_node_container({"name": "x", "roles": []}, {"name": "demo", "end_date": "2030-01-01"})

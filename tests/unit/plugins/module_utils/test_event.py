@@ -120,7 +120,7 @@ def test_minimal_docker_event_gets_every_default():
         "uid_start": 10001,
     }
     assert event["budget"] == {"core_hours_per_guest": None}
-    assert event["software"] == {"eessi": False, "eessi_version": "2023.06"}
+    assert event["software"] == {"eessi": False, "eessi_version": "2023.06", "cvmfs_proxy": False}
     assert event["services"] == {"jupyterhub": False, "globus": False}
 
 
@@ -252,7 +252,7 @@ def test_example_error_text():
             "name, ssh_key, email",
         ),
         (docker_event(budget={"core_hours": 3}), "budget.core_hours", "core_hours_per_guest"),
-        (docker_event(software={"spack": True}), "software.spack", "eessi, eessi_version"),
+        (docker_event(software={"spack": True}), "software.spack", "eessi, eessi_version, cvmfs_proxy"),
         (docker_event(services={"ldap": True}), "services.ldap", "jupyterhub, globus"),
     ],
 )
@@ -918,6 +918,33 @@ def test_eessi_version(version):
 )
 def test_eessi_version_invalid(version, text):
     fails(docker_event(software={"eessi_version": version}), "software.eessi_version", text)
+
+
+@pytest.mark.parametrize(
+    ("compute", "software", "proxy"),
+    [
+        ({"count": 2}, {"eessi": True}, False),
+        ({"count": 3}, {"eessi": True}, False),
+        ({"count": 4}, {"eessi": True}, True),
+        ({"count": 2, "max_count": 8}, {"eessi": True}, True),
+        ({"count": 8}, {"eessi": False}, False),
+        ({"count": 2}, {"eessi": True, "cvmfs_proxy": True}, True),
+        ({"count": 8}, {"eessi": True, "cvmfs_proxy": False}, False),
+    ],
+)
+def test_cvmfs_proxy_default_follows_size(compute, software, proxy):
+    event = ok(docker_event(nodes={"compute": compute}, software=software))
+    assert event["software"]["cvmfs_proxy"] is proxy
+
+
+def test_cvmfs_proxy_without_eessi():
+    fails(docker_event(software={"cvmfs_proxy": True}), "software.cvmfs_proxy", "needs software.eessi: true")
+    fails(docker_event(software={"cvmfs_proxy": "yes", "eessi": True}), "software.cvmfs_proxy", "true or false")
+
+
+def test_cvmfs_proxy_with_bad_nodes_reports_only_the_nodes():
+    errors = validate(docker_event(nodes={"compute": {"count": 0}}, software={"eessi": True}), "demo")[1]
+    assert [e for e in errors if "cvmfs_proxy" in e] == []
 
 
 @pytest.mark.parametrize("key", ["jupyterhub", "globus"])
