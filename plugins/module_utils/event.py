@@ -123,9 +123,9 @@ DEFAULTS = {
     "grace_days": 0,
     "uid_start": 10001,
     "eessi_version": "2023.06",
-    # From this many compute nodes (max_count) on, a Squid proxy on mgmt serves EESSI.
-    "cvmfs_proxy_from": 4,
 }
+# From this many compute nodes (max_count) on, software.cvmfs_proxy defaults to true.
+CVMFS_PROXY_FROM = 4
 
 # Marks a value that failed its check, so that the checks depending on it are skipped.
 _BAD = object()
@@ -711,7 +711,7 @@ def _check_software(c, data, provider, compute_max):
         software,
         "cvmfs_proxy",
         "software",
-        default=eessi is True and compute_max is not _BAD and compute_max >= DEFAULTS["cvmfs_proxy_from"],
+        default=eessi is True and compute_max is not _BAD and compute_max >= CVMFS_PROXY_FROM,
     )
     if proxy is True and eessi is False:
         c.error("software.cvmfs_proxy", "needs software.eessi: true (the proxy serves EESSI's CernVM-FS clients)")
