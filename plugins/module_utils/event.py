@@ -83,6 +83,7 @@ TOP_KEYS = (
     "budget",
     "software",
     "services",
+    "jupyterhub",
 )
 NODES_KEYS = ("mgmt", "login", "compute")
 NODE_KEYS = ("name", "flavor")
@@ -104,6 +105,7 @@ INSTRUCTOR_KEYS = ("name", "ssh_key", "email")
 BUDGET_KEYS = ("core_hours_per_guest",)
 SOFTWARE_KEYS = ("eessi", "eessi_version", "cvmfs_proxy")
 SERVICES_KEYS = ("jupyterhub", "globus")
+JUPYTERHUB_KEYS = ("cpus", "memory_gb", "hours", "idle_minutes")
 
 DEFAULTS = {
     "description": "",
@@ -123,6 +125,11 @@ DEFAULTS = {
     "grace_days": 0,
     "uid_start": 10001,
     "eessi_version": "2023.06",
+    # The most a notebook server (a Slurm job) may ask for, and when the idle ones end.
+    "jupyterhub_cpus": 2,
+    "jupyterhub_memory_gb": 2,
+    "jupyterhub_hours": 8,
+    "jupyterhub_idle_minutes": 60,
 }
 # From this many compute nodes (max_count) on, software.cvmfs_proxy defaults to true.
 CVMFS_PROXY_FROM = 4
@@ -733,6 +740,21 @@ def _check_services(c, data):
     return {key: c.boolean(services, key, "services", default=False) for key in SERVICES_KEYS}
 
 
+def _check_jupyterhub(c, data, services):
+    """The jupyterhub section: the most a notebook server may ask for, the idle time-out."""
+    section = c.section(data, "jupyterhub", "", JUPYTERHUB_KEYS)
+    if section is _BAD:
+        return _BAD
+    if section and services is not _BAD and services["jupyterhub"] is False:
+        c.error("jupyterhub", "needs services.jupyterhub: true (these settings are the hub's)")
+        return _BAD
+    limits = {"cpus": 256, "memory_gb": 4096, "hours": 24 * 14, "idle_minutes": 24 * 60}
+    return {
+        key: c.integer(section, key, "jupyterhub", default=DEFAULTS["jupyterhub_" + key], minimum=1, maximum=limit)
+        for key, limit in limits.items()
+    }
+
+
 def _contains_bad(value):
     if value is _BAD:
         return True
@@ -808,6 +830,7 @@ def validate_event(data, name, today=None, *, path=None, check_dates=True, event
         "software": _check_software(c, data, provider, _compute_max(nodes)),
         "services": _check_services(c, data),
     }
+    event["jupyterhub"] = _check_jupyterhub(c, data, event["services"])
     if c.errors:
         return _finish(c, None, warnings)
     if _contains_bad(event):  # pragma: no cover - every _BAD comes with an error

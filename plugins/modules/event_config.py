@@ -215,6 +215,13 @@ event:
       type: dict
       returned: success
       sample: {"jupyterhub": false, "globus": false}
+    jupyterhub:
+      description:
+        - The most one notebook server may ask for, C(cpus), C(memory_gb) and C(hours) (its time limit), and
+          C(idle_minutes), after which an unused server is stopped; all int.
+      type: dict
+      returned: success
+      sample: {"cpus": 2, "memory_gb": 2, "hours": 8, "idle_minutes": 60}
     file:
       description: The absolute path of the event file.
       type: str

@@ -127,6 +127,7 @@ def test_minimal_docker_event_gets_every_default():
 def test_normalized_keys():
     event = ok(docker_event())
     assert set(event) == {
+        "jupyterhub",
         "name",
         "description",
         "provider",
@@ -1278,3 +1279,31 @@ def test_every_key_is_documented(section, keys):
     for key in keys:
         full = f"{section}.{key}" if section else key
         assert f"| `{full}" in text, full
+
+
+def test_jupyterhub_defaults():
+    event = ok(docker_event(services={"jupyterhub": True}))
+    assert event["jupyterhub"] == {"cpus": 2, "memory_gb": 2, "hours": 8, "idle_minutes": 60}
+
+
+def test_jupyterhub_settings():
+    settings = {"cpus": 4, "memory_gb": 8, "hours": 3, "idle_minutes": 20}
+    assert ok(docker_event(services={"jupyterhub": True}, jupyterhub=settings))["jupyterhub"] == settings
+
+
+@pytest.mark.parametrize(
+    ("settings", "key", "text"),
+    [
+        ({"cpus": 0}, "jupyterhub.cpus", "between 1 and 256"),
+        ({"memory_gb": "4G"}, "jupyterhub.memory_gb", "between 1 and 4096"),
+        ({"hours": 1.5}, "jupyterhub.hours", "an integer"),
+        ({"idle_minutes": True}, "jupyterhub.idle_minutes", "an integer"),
+        ({"gpus": 1}, "jupyterhub.gpus", "unknown"),
+    ],
+)
+def test_jupyterhub_invalid(settings, key, text):
+    fails(docker_event(services={"jupyterhub": True}, jupyterhub=settings), key, text)
+
+
+def test_jupyterhub_settings_need_the_service():
+    fails(docker_event(jupyterhub={"cpus": 2}), "jupyterhub", "needs services.jupyterhub: true")
