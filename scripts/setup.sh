@@ -2,7 +2,8 @@
 # Prepare this machine to run the collection and its tests. Idempotent: a second run
 # only checks, and takes a few seconds.
 #
-#   1. Debian packages: docker.io and debootstrap, when missing.
+#   1. Debian packages: docker.io and debootstrap, when missing; with LEARNHPC_SETUP_BROWSER=1
+#      (scripts/test.sh) also chromium and chromium-driver, for the browser test of JupyterHub.
 #   2. The Docker engine: started when nothing answers on its socket.
 #   3. .venv: the pinned Python environment (requirements.txt + constraints.txt).
 #   4. .venv/collections: this checkout linked as the collection learnhpc.cluster.
@@ -27,6 +28,10 @@ missing=()
 command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
 command -v debootstrap >/dev/null 2>&1 || [ -x /usr/sbin/debootstrap ] || missing+=(debootstrap)
 python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
+if [ "${LEARNHPC_SETUP_BROWSER:-0}" = 1 ]; then
+    command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+    command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
+fi
 if [ ${#missing[@]} -gt 0 ]; then
     command -v apt-get >/dev/null 2>&1 ||
         die "missing ${missing[*]} and this is not a Debian-like system: install them by hand"

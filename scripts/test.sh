@@ -185,6 +185,7 @@ fi
 budget=${LEARNHPC_TEST_BUDGET:-4800}
 total_start=$(date +%s)
 : >"$results"
+export LEARNHPC_SETUP_BROWSER=1  # chromium for the browser test of JupyterHub
 if ! stage setup scripts/setup.sh; then
     echo "test: the set-up failed, nothing else can run"
     echo "test: 0 passed, 1 failed"

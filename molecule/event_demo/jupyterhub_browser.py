@@ -1,0 +1,132 @@
+"""An attendee's first visit to JupyterHub, in a real browser (Debian's chromium).
+
+Opens the hub's login page, is refused with a wrong password, logs in with the right
+one, submits the spawn form with its default choices, waits for JupyterLab (served from
+a Slurm job on a compute node), opens a Python notebook from the launcher and runs a cell
+that prints the host name and the Slurm job id. Prints one JSON object with what it saw;
+exits 1 with a screenshot (--shots) when a step fails.
+
+The hub's certificate is checked against the event's CA elsewhere (check.yml), so the
+browser is told to accept it without a trust store of its own.
+"""
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+
+from selenium import webdriver
+from selenium.common.exceptions import WebDriverException
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support import expected_conditions as ec
+from selenium.webdriver.support.ui import WebDriverWait
+
+# The flags that run chromium in this machine's containers and CI: no sandbox (no user
+# namespaces), no GPU, nothing fetched in the background.
+CHROMIUM_FLAGS = (
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--window-size=1400,1000",
+)
+CELL = "import os, socket; print('ran-on', socket.gethostname(), os.environ.get('SLURM_JOB_ID'))"
+
+
+def start_browser(profile):
+    options = webdriver.ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"
+    for flag in CHROMIUM_FLAGS:
+        options.add_argument(flag)
+    options.add_argument(f"--user-data-dir={profile}")
+    options.accept_insecure_certs = True
+    return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+
+
+def log_in(driver, url, user, password):
+    driver.get(url + "hub/login")
+    wait = WebDriverWait(driver, 60)
+    wait.until(ec.presence_of_element_located((By.ID, "username_input"))).send_keys(user)
+    driver.find_element(By.ID, "password_input").send_keys(password)
+    driver.find_element(By.ID, "login_submit").click()
+
+
+def run(args, driver, seen):
+    step = "wrong password"
+    try:
+        log_in(driver, args.url, args.user, args.password + "-wrong")
+        error = WebDriverWait(driver, 60).until(ec.presence_of_element_located((By.CSS_SELECTOR, ".login_error")))
+        seen["wrong_password"] = error.text.strip()
+
+        step = "log in"
+        log_in(driver, args.url, args.user, args.password)
+        step = "spawn form"
+        form = WebDriverWait(driver, 60).until(ec.presence_of_element_located((By.ID, "spawn_form")))
+        seen["form_fields"] = sorted(e.get_attribute("name") for e in form.find_elements(By.TAG_NAME, "select"))
+        started = time.monotonic()
+        form.find_element(By.CSS_SELECTOR, "[type=submit]").click()
+
+        step = "JupyterLab"
+        WebDriverWait(driver, args.timeout).until(ec.url_contains(f"/user/{args.user}/lab"))
+        card = WebDriverWait(driver, args.timeout).until(
+            ec.element_to_be_clickable((By.CSS_SELECTOR, ".jp-LauncherCard[data-category='Notebook']"))
+        )
+        seen["lab_seconds"] = round(time.monotonic() - started, 1)
+
+        step = "notebook"
+        card.click()
+        editor = WebDriverWait(driver, 120).until(
+            ec.element_to_be_clickable((By.CSS_SELECTOR, ".jp-NotebookPanel .jp-Cell .cm-content"))
+        )
+        editor.click()
+        editor.send_keys(CELL)
+        editor.send_keys(Keys.SHIFT, Keys.ENTER)
+
+        step = "cell output"
+        output = WebDriverWait(driver, 180).until(
+            ec.presence_of_element_located((By.CSS_SELECTOR, ".jp-NotebookPanel .jp-OutputArea-output"))
+        )
+        WebDriverWait(driver, 60).until(lambda d: "ran-on" in output.text)
+        seen["cell_output"] = output.text.strip()
+        seen["cell_seconds"] = round(time.monotonic() - started, 1)
+        return 0
+    except WebDriverException as error:
+        seen["failed_at"] = step
+        seen["error"] = error.msg or type(error).__name__
+        seen["page"] = driver.current_url
+        if args.shots:
+            driver.save_screenshot(f"{args.shots}/jupyterhub-{step.replace(' ', '-')}.png")
+        return 1
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--url", required=True, help="the hub's address, ending in /")
+    parser.add_argument("--user", required=True)
+    parser.add_argument("--password-file", required=True, help="file holding the password")
+    parser.add_argument("--timeout", type=int, default=300, help="seconds to wait for JupyterLab")
+    parser.add_argument("--shots", help="directory for a screenshot of a failed step")
+    args = parser.parse_args()
+    with open(args.password_file, encoding="utf-8") as stream:
+        args.password = stream.read().strip()
+    seen = {}
+    with tempfile.TemporaryDirectory(prefix="chromium-") as profile:
+        driver = start_browser(profile)
+        try:
+            status = run(args, driver, seen)
+        finally:
+            driver.quit()
+    print(json.dumps(seen))
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
