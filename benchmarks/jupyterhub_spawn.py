@@ -14,6 +14,7 @@ import concurrent.futures
 import statistics
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import requests
@@ -49,8 +50,9 @@ def server(url, ca, user, token):
     return reply.json().get("servers", {}).get("")
 
 
-def spawn(url, ca, user, token, start, timeout):
+def spawn(args, user, token, start):
     """Ask for the server, wait until it is ready; the seconds since start, or the failure."""
+    url, ca, timeout = args.url, args.ca, args.timeout
     reply = requests.post(
         f"{url}hub/api/users/{user}/server",
         json={},
@@ -64,7 +66,7 @@ def spawn(url, ca, user, token, start, timeout):
         state = server(url, ca, user, token)
         if state and state.get("ready"):
             return time.monotonic() - start
-        if not state or not state.get("pending") and not state.get("ready"):
+        if not state or not (state.get("pending") or state.get("ready")):
             return f"{user}: the spawn failed"
         time.sleep(2)
     return f"{user}: not ready after {timeout} s"
@@ -81,16 +83,12 @@ def main():
     args = parser.parse_args()
 
     with concurrent.futures.ThreadPoolExecutor(len(args.guests)) as pool:
+        passwords = [(args.passwords / g).read_text().strip() for g in args.guests]
         tokens = dict(
-            zip(
-                args.guests,
-                pool.map(
-                    lambda g: token_for(args.url, args.ca, g, (args.passwords / g).read_text().strip()), args.guests
-                ),
-            )
+            zip(args.guests, pool.map(partial(token_for, args.url, args.ca), args.guests, passwords), strict=True)
         )
         start = time.monotonic()
-        results = list(pool.map(lambda g: spawn(args.url, args.ca, g, tokens[g], start, args.timeout), args.guests))
+        results = list(pool.map(lambda g: spawn(args, g, tokens[g], start), args.guests))
     ready = sorted(r for r in results if isinstance(r, float))
     failures = [r for r in results if isinstance(r, str)]
 
