@@ -3,7 +3,9 @@
 Opens the hub's login page, is refused with a wrong password, logs in with the right
 one, submits the spawn form with its default choices, waits for JupyterLab (served from
 a Slurm job on a compute node), opens a Python notebook from the launcher and runs a cell
-that prints the host name and the Slurm job id. Prints one JSON object with what it saw;
+that prints the host name and the Slurm job id. Before the form, it asks the REST API (with
+the page's own session) for a server with more CPUs than the form offers, which the hub
+must refuse without submitting a job. Prints one JSON object with what it saw;
 exits 1 with a screenshot (--shots) when a step fails.
 
 The hub's certificate is checked against the event's CA elsewhere (check.yml), so the
@@ -38,6 +40,20 @@ CHROMIUM_FLAGS = (
     "--disable-sync",
     "--window-size=1400,1000",
 )
+# POST /hub/api/users/<user>/server with the logged-in page's session and XSRF token.
+ASK_FOR_SERVER = """
+const [user, options, done] = arguments;
+fetch(`/hub/api/users/${user}/server`, {
+  method: "POST",
+  headers: {"X-XSRFToken": window.jhdata.xsrf_token, "Content-Type": "application/json"},
+  body: JSON.stringify(options),
+}).then(r => r.text().then(t => done([r.status, t]))).catch(e => done([0, String(e)]));
+"""
+SERVER_STATE = """
+const [user, done] = arguments;
+fetch(`/hub/api/users/${user}`, {headers: {"X-XSRFToken": window.jhdata.xsrf_token}})
+  .then(r => r.json()).then(u => done(u.servers[""] || null)).catch(e => done(String(e)));
+"""
 CELL = "import os, socket; print('ran-on', socket.gethostname(), os.environ.get('SLURM_JOB_ID'))"
 
 
@@ -68,7 +84,17 @@ def run(args, driver, seen):
 
         step = "log in"
         log_in(driver, args.url, args.user, args.password)
+        WebDriverWait(driver, 60).until(ec.presence_of_element_located((By.ID, "spawn_form")))
+
+        step = "REST API beyond the bounds"
+        status, text = driver.execute_async_script(ASK_FOR_SERVER, args.user, {"cpus": 64})
+        deadline = time.monotonic() + 60
+        while (state := driver.execute_async_script(SERVER_STATE, args.user)) and time.monotonic() < deadline:
+            time.sleep(1)
+        seen["api_refusal"] = {"status": status, "reply": text[:300], "server_after": state}
+
         step = "spawn form"
+        driver.get(args.url + "hub/spawn")
         form = WebDriverWait(driver, 60).until(ec.presence_of_element_located((By.ID, "spawn_form")))
         seen["form_fields"] = sorted(e.get_attribute("name") for e in form.find_elements(By.TAG_NAME, "select"))
         started = time.monotonic()
