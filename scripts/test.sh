@@ -44,6 +44,7 @@ wanted() {
 # A stage past its limit is stopped (TERM to its process group, KILL 60 s later).
 limit_of() {
     case $1 in
+        molecule:event_demo) echo 1800 ;; # a whole event, JupyterHub's culler included
         molecule:*) echo 1500 ;;
         openstack-cloud) echo 1800 ;;
         *) echo 1200 ;;
@@ -132,7 +133,7 @@ scenarios() {
 # longest start first; a lane takes the next stage when its stage ends.
 expected_seconds() {
     case $1 in
-        molecule:event_demo) echo 600 ;;
+        molecule:event_demo) echo 900 ;;
         molecule:accounts) echo 500 ;;
         openstack-cloud) echo 450 ;; # after the two longest: its image is built by then
         molecule:slurm) echo 260 ;;
