@@ -1188,7 +1188,8 @@ def test_demo_event_file_validates():
     assert event["accounts"]["prefix"] == "guest"
     assert event["accounts"]["instructors"] == [{"name": "trainer", "ssh_key": "generate", "email": None}]
     assert event["docker"]["ssh_port"] == 2222
-    assert event["services"]["jupyterhub"] is False
+    assert event["services"]["jupyterhub"] is True
+    assert event["jupyterhub"]["idle_minutes"] == 60
     assert event["software"]["eessi"] is False
     assert event["state_dir"] == str(REPO / "events" / ".state" / "demo")
 

@@ -1,0 +1,109 @@
+"""The spawn options check in the jupyterhub role's jupyterhub_config.py.
+
+The template is rendered with the role's own limits and run with a stand-in for
+batchspawner (not installed on the control machine); only the options check and the
+form are exercised, which is what the hub runs for the form and the REST API alike.
+"""
+
+import json
+import sys
+import types
+from pathlib import Path
+
+import jinja2
+import pytest
+
+ROLE = Path(__file__).resolve().parents[3] / "roles" / "jupyterhub"
+LIMITS = {
+    "partitions": ["notebook", "batch"],
+    "partition_default": "notebook",
+    "cpus_max": 2,
+    "cpus_default": 1,
+    "memory_gb_choices": [1, 2, 4],
+    "memory_gb_default": 1,
+    "hours_max": 8,
+    "hours_default": 2,
+}
+
+
+class _Config(dict):
+    def __getattr__(self, name):
+        return self.setdefault(name, types.SimpleNamespace())
+
+
+@pytest.fixture(scope="module")
+def config(monkeypatch_module):
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined)
+    env.filters["to_json"] = json.dumps
+    source = env.from_string((ROLE / "templates" / "jupyterhub_config.py.j2").read_text()).render(
+        ansible_managed="test",
+        inventory_hostname="login",
+        jupyterhub_https_port=443,
+        jupyterhub_hub_port=8081,
+        jupyterhub_hub_connect_host="login",
+        jupyterhub_venv="/opt/jupyterhub",
+        jupyterhub_users_group="demo",
+        jupyterhub_admin_users=["trainer"],
+        jupyterhub_quickstart_page="/usr/local/share/learnhpc/quickstart.html",
+        __jupyterhub_limits=LIMITS,
+        jupyterhub_idle_timeout=3600,
+        jupyterhub_cull_every=300,
+        jupyterhub_start_timeout=600,
+        jupyterhub_http_timeout=300,
+    )
+    stand_in = types.ModuleType("batchspawner")
+    stand_in.SlurmSpawner = type("SlurmSpawner", (), {})
+    monkeypatch_module.setitem(sys.modules, "batchspawner", stand_in)
+    c = _Config()
+    namespace = {"get_config": lambda: c}
+    exec(compile(source, "jupyterhub_config.py", "exec"), namespace)
+    return namespace, c
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    with pytest.MonkeyPatch.context() as patch:
+        yield patch
+
+
+def test_defaults_fill_what_is_not_asked(config):
+    namespace, _ = config
+    assert namespace["checked_options"]({}) == {"partition": "notebook", "cpus": 1, "memory_gb": 1, "hours": 2}
+
+
+def test_form_values_are_converted(config):
+    _, c = config
+    form = {"partition": ["batch"], "cpus": ["2"], "memory_gb": ["4"], "hours": ["8"]}
+    assert c.Spawner.options_from_form(form, spawner=None) == {
+        "partition": "batch",
+        "cpus": 2,
+        "memory_gb": 4,
+        "hours": 8,
+    }
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"cpus": 64}, "cpus must be between 1 and 2, got 64"),
+        ({"cpus": 0}, "cpus must be between 1 and 2, got 0"),
+        ({"memory_gb": 3}, "memory_gb must be one of 1, 2, 4, got 3"),
+        ({"hours": "9"}, "hours must be between 1 and 8, got 9"),
+        ({"hours": "two"}, "hours must be a whole number, got 'two'"),
+        ({"partition": "debug"}, "partition must be one of notebook, batch"),
+        ({"cmd": "rm -rf ~"}, "unknown option(s): cmd"),
+        ({"options": "--nodes=8", "homedir": "/"}, "unknown option(s): homedir, options"),
+    ],
+)
+def test_refused(config, options, message):
+    namespace, _ = config
+    with pytest.raises(ValueError, match="^" + message.replace("(", r"\(").replace(")", r"\)") + "$"):
+        namespace["checked_options"](options)
+
+
+def test_form_offers_exactly_the_bounds(config):
+    _, c = config
+    form = c.Spawner.options_form
+    assert form.count("<option") == 2 + 2 + 3 + 8
+    assert '<option value="notebook" selected>' in form
+    assert "after 60 minutes without use" in form
