@@ -57,7 +57,7 @@ def config(monkeypatch_module):
     c = _Config()
     namespace = {"get_config": lambda: c}
     exec(compile(source, "jupyterhub_config.py", "exec"), namespace)
-    return namespace, c
+    return namespace
 
 
 @pytest.fixture(scope="module")
@@ -67,12 +67,11 @@ def monkeypatch_module():
 
 
 def test_defaults_fill_what_is_not_asked(config):
-    namespace, _ = config
-    assert namespace["checked_options"]({}) == {"partition": "notebook", "cpus": 1, "memory_gb": 1, "hours": 2}
+    assert config["checked_options"]({}) == {"partition": "notebook", "cpus": 1, "memory_gb": 1, "hours": 2}
 
 
 def test_form_values_are_converted(config):
-    _, c = config
+    c = config["c"]
     form = {"partition": ["batch"], "cpus": ["2"], "memory_gb": ["4"], "hours": ["8"]}
     assert c.Spawner.options_from_form(form, spawner=None) == {
         "partition": "batch",
@@ -96,14 +95,12 @@ def test_form_values_are_converted(config):
     ],
 )
 def test_refused(config, options, message):
-    namespace, _ = config
     with pytest.raises(ValueError, match="^" + message.replace("(", r"\(").replace(")", r"\)") + "$"):
-        namespace["checked_options"](options)
+        config["checked_options"](options)
 
 
 def test_form_offers_exactly_the_bounds(config):
-    _, c = config
-    form = c.Spawner.options_form
+    form = config["c"].Spawner.options_form
     assert form.count("<option") == 2 + 2 + 3 + 8
     assert '<option value="notebook" selected>' in form
     assert "after 60 minutes without use" in form
