@@ -19,7 +19,7 @@ import tempfile
 import time
 
 from selenium import webdriver
-from selenium.common.exceptions import WebDriverException
+from selenium.common.exceptions import TimeoutException, WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -54,6 +54,10 @@ const [user, done] = arguments;
 fetch(`/hub/api/users/${user}`, {headers: {"X-XSRFToken": window.jhdata.xsrf_token}})
   .then(r => r.json()).then(u => done(u.servers[""] || null)).catch(e => done(String(e)));
 """
+OUTPUT = ".jp-NotebookPanel .jp-OutputArea-output"
+FIRST_CELL = ".jp-NotebookPanel .jp-Cell .cm-content"
+# The kernel's state as the notebook's status bar shows it ("Python 3 (ipykernel) | Idle").
+KERNEL_IDLE = "return document.body.innerText.includes('| Idle');"
 CELL = "import os, socket; print('ran-on', socket.gethostname(), os.environ.get('SLURM_JOB_ID'))"
 
 
@@ -73,6 +77,30 @@ def log_in(driver, url, user, password):
     wait.until(ec.presence_of_element_located((By.ID, "username_input"))).send_keys(user)
     driver.find_element(By.ID, "password_input").send_keys(password)
     driver.find_element(By.ID, "login_submit").click()
+
+
+def run_first_cell(driver, attempts=3):
+    """Runs the notebook's first cell once its kernel is idle; the output area with "ran-on".
+
+    A cell run while the new notebook's kernel is still connecting is dropped by JupyterLab
+    (no output, no execution count), so the cell is run again, at most `attempts` times.
+    """
+    for attempt in range(1, attempts + 1):
+        WebDriverWait(driver, 120).until(lambda d: d.execute_script(KERNEL_IDLE))
+        editor = driver.find_element(By.CSS_SELECTOR, FIRST_CELL)
+        editor.click()
+        editor.send_keys(Keys.CONTROL, Keys.ENTER)
+        try:
+            return WebDriverWait(driver, 60).until(
+                lambda d: next(
+                    (e for e in d.find_elements(By.CSS_SELECTOR, OUTPUT) if "ran-on" in e.text),
+                    False,
+                )
+            )
+        except TimeoutException:
+            if attempt == attempts:
+                raise
+    return None
 
 
 def run(args, driver, seen):
@@ -109,18 +137,12 @@ def run(args, driver, seen):
 
         step = "notebook"
         card.click()
-        editor = WebDriverWait(driver, 120).until(
-            ec.element_to_be_clickable((By.CSS_SELECTOR, ".jp-NotebookPanel .jp-Cell .cm-content"))
-        )
+        editor = WebDriverWait(driver, 120).until(ec.element_to_be_clickable((By.CSS_SELECTOR, FIRST_CELL)))
         editor.click()
         editor.send_keys(CELL)
-        editor.send_keys(Keys.SHIFT, Keys.ENTER)
 
         step = "cell output"
-        output = WebDriverWait(driver, 180).until(
-            ec.presence_of_element_located((By.CSS_SELECTOR, ".jp-NotebookPanel .jp-OutputArea-output"))
-        )
-        WebDriverWait(driver, 60).until(lambda d: "ran-on" in output.text)
+        output = run_first_cell(driver)
         seen["cell_output"] = output.text.strip()
         seen["cell_seconds"] = round(time.monotonic() - started, 1)
         return 0

@@ -1,10 +1,11 @@
 """The spawn options check in the jupyterhub role's jupyterhub_config.py.
 
 The template is rendered with the role's own limits and run with a stand-in for
-batchspawner (not installed on the control machine); only the options check and the
-form are exercised, which is what the hub runs for the form and the REST API alike.
+batchspawner and tornado (not installed on the control machine); only the options
+check, the spawner's refusal and the form are exercised, which is what the hub runs for the form and the REST API alike.
 """
 
+import asyncio
 import json
 import sys
 import types
@@ -24,6 +25,14 @@ LIMITS = {
     "hours_max": 8,
     "hours_default": 2,
 }
+
+
+class HTTPError(Exception):
+    """tornado.web.HTTPError as far as the hub reads it: a status and a %-formatted message."""
+
+    def __init__(self, status_code, log_message, *args):
+        super().__init__(status_code, log_message, *args)
+        self.status_code, self.log_message, self.args_ = status_code, log_message, args
 
 
 class _Config(dict):
@@ -54,6 +63,11 @@ def config(monkeypatch_module):
     stand_in = types.ModuleType("batchspawner")
     stand_in.SlurmSpawner = type("SlurmSpawner", (), {})
     monkeypatch_module.setitem(sys.modules, "batchspawner", stand_in)
+    web = types.ModuleType("tornado.web")
+    web.HTTPError = HTTPError
+    monkeypatch_module.setitem(sys.modules, "tornado", types.ModuleType("tornado"))
+    monkeypatch_module.setitem(sys.modules, "tornado.web", web)
+    sys.modules["tornado"].web = web
     c = _Config()
     namespace = {"get_config": lambda: c}
     exec(compile(source, "jupyterhub_config.py", "exec"), namespace)
@@ -104,3 +118,13 @@ def test_form_offers_exactly_the_bounds(config):
     assert form.count("<option") == 2 + 2 + 3 + 8
     assert '<option value="notebook" selected>' in form
     assert "after 60 minutes without use" in form
+
+
+def test_spawner_refuses_with_400_and_the_reason(config):
+    """What the REST API's caller sees for options beyond the bounds, before any job is submitted."""
+    spawner = config["EventSlurmSpawner"]()
+    spawner.user_options = {"cpus": 64}
+    with pytest.raises(HTTPError) as refused:
+        asyncio.run(spawner.submit_batch_script())
+    assert refused.value.status_code == 400
+    assert refused.value.log_message % refused.value.args_ == "refused: cpus must be between 1 and 2, got 64"
