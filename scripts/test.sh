@@ -140,6 +140,7 @@ expected_seconds() {
         molecule:ldap) echo 250 ;;
         molecule:nfs) echo 150 ;;
         molecule:munge) echo 100 ;;
+        molecule:reap) echo 150 ;;
         *) echo 300 ;;
     esac
 }

@@ -30,6 +30,7 @@ def docker_node_container(node, event):
                 "org.learnhpc.event": name,
                 "org.learnhpc.roles": ",".join(roles),
                 "org.learnhpc.end_date": str(event["end_date"]),
+                "org.learnhpc.expires": str(event.get("expires") or event["end_date"]),
                 "org.learnhpc.provider": "docker",
             },
             "volumes": [f"learnhpc-{name}-{d}:/{d}" for d in SHARED_DIRS],

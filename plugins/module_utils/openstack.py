@@ -42,6 +42,8 @@ else:
 EVENT_KEY = "org.learnhpc.event"
 ROLES_KEY = "org.learnhpc.roles"
 END_DATE_KEY = "org.learnhpc.end_date"
+# The end date plus the accounts' grace days: the day after which the event may be reaped.
+EXPIRES_KEY = "org.learnhpc.expires"
 PROVIDER_KEY = "org.learnhpc.provider"
 PROVIDER = "openstack"
 TAG_PREFIX = "learnhpc-event="

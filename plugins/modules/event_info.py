@@ -9,19 +9,38 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 ---
 module: event_info
-short_description: List the training events present in an OpenStack project
+short_description: List the training events of a provider (OpenStack project or Docker engine)
 version_added: 0.1.0
 author: learnhpc.cluster developers (!UNKNOWN)
 description:
-  - Lists the events that have servers (metadata C(org.learnhpc.event)) or networks (tag C(learnhpc-event=<event>))
-    in the current project, with their end date, their servers per node role, when their oldest server was
-    created, and whether the event is over.
-  - Read-only; it never changes anything.
+  - Lists the events that have something at the provider, with their end date, their expiry date, their servers
+    per node role, when their oldest server was created, and whether the event is over.
+  - With O(provider=openstack), the events of the current project, from the metadata C(org.learnhpc.event) of
+    servers and volumes and the tag C(learnhpc-event=<event>) of networks.
+  - With O(provider=docker), the events of the Docker engine, from the label C(org.learnhpc.event) of containers,
+    networks and volumes. The engine's API is read over its Unix socket; the OpenStack options are not used.
+  - Read-only; it never changes anything. C(playbooks/reap.yml) removes the events it finds expired.
 options:
   event:
     description:
       - Only this event.
     type: str
+  provider:
+    description:
+      - Where to look.
+    type: str
+    choices: [openstack, docker]
+    default: openstack
+  docker_host:
+    description:
+      - The Docker engine, as a C(unix://) address; with O(provider=docker) only.
+      - Defaults to C(DOCKER_HOST), else C(unix:///var/run/docker.sock).
+    type: str
+  grace_days:
+    description:
+      - Days after its expiry date during which an event is not yet counted as RV(events[].expired).
+    type: int
+    default: 0
   today:
     description:
       - The current date as C(YYYY-MM-DD), for tests; defaults to the current date (UTC).
@@ -46,6 +65,11 @@ EXAMPLES = r"""
     cloud: training
   register: events
 
+- name: List the events of the local Docker engine
+  learnhpc.cluster.event_info:
+    provider: docker
+  register: local_events
+
 - name: Show the events that are over
   ansible.builtin.debug:
     msg: "{{ events.events | selectattr('expired') | map(attribute='name') | list }}"
@@ -62,14 +86,25 @@ events:
       description: The event name.
       type: str
       sample: demo
+    provider:
+      description: Where the event was found, O(provider).
+      type: str
+      sample: openstack
     end_date:
       description:
-        - The end date, C(YYYY-MM-DD), from the metadata C(org.learnhpc.end_date) of the servers (the latest
-          one if they differ); null when the event has no server.
+        - The end date, C(YYYY-MM-DD), from the metadata or label C(org.learnhpc.end_date) of the servers (the
+          latest one if they differ); null when the event has no server.
       type: str
       sample: "2030-12-31"
+    expires:
+      description:
+        - The day after which the event may be removed, C(YYYY-MM-DD) - the end date plus the event's
+          C(accounts.grace_days) - from the metadata or label C(org.learnhpc.expires) (the latest one), else
+          the end date; null when the event has no server.
+      type: str
+      sample: "2031-01-07"
     servers:
-      description: The number of servers of the event.
+      description: The number of servers (containers with O(provider=docker)) of the event.
       type: int
       sample: 4
     roles:
@@ -85,21 +120,30 @@ events:
       type: int
       sample: 3
     expired:
-      description: Whether the end date is before today; false without an end date.
+      description:
+        - Whether RV(events[].expires) plus O(grace_days) is before today; false without an expiry date.
       type: bool
       sample: false
     networks:
-      description: The number of networks with the event's tag.
+      description: The number of networks of the event.
       type: int
       sample: 1
+    volumes:
+      description: The number of volumes of the event (none on a cloud without block storage).
+      type: int
+      sample: 0
 """
 
 import datetime
 from typing import ClassVar
 
-from ansible_collections.learnhpc.cluster.plugins.module_utils.event import parse_date
+from ansible_collections.learnhpc.cluster.plugins.module_utils.docker_api import DockerAPI, DockerError
+from ansible_collections.learnhpc.cluster.plugins.module_utils.event import event_name_error, parse_date
 from ansible_collections.learnhpc.cluster.plugins.module_utils.openstack import (
     END_DATE_KEY,
+    EVENT_KEY,
+    EXPIRES_KEY,
+    ROLES_KEY,
     OpenStackModule,
     server_event,
     server_roles,
@@ -117,10 +161,71 @@ def _created_date(value):
         return None
 
 
+def _iso(timestamp):
+    """A Unix time stamp (Docker's C(Created) of a container) as ISO 8601 in UTC."""
+    return datetime.datetime.fromtimestamp(int(timestamp), datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class _Events:
+    """What was found of each event, summed up into the module's RV(events)."""
+
+    def __init__(self):
+        self.items = {}
+
+    def entry(self, name):
+        return self.items.setdefault(
+            name,
+            {"end_dates": [], "expires": [], "servers": 0, "roles": {}, "created": [], "networks": 0, "volumes": 0},
+        )
+
+    def add_server(self, name, roles, metadata, created):
+        item = self.entry(name)
+        item["servers"] += 1
+        for role in roles:
+            item["roles"][role] = item["roles"].get(role, 0) + 1
+        for key, dates in ((END_DATE_KEY, item["end_dates"]), (EXPIRES_KEY, item["expires"])):
+            if parse_date(metadata.get(key)) is not None:
+                dates.append(metadata[key])
+        if created:
+            item["created"].append(created)
+
+    def summary(self, provider, today, wanted=None, grace_days=0):
+        result = []
+        for name in sorted(self.items):
+            if wanted is not None and name != wanted:
+                continue
+            item = self.items[name]
+            end_date = max(item["end_dates"]) if item["end_dates"] else None
+            # Servers made before the expiry date was stored expire on their end date.
+            expires = max(item["expires"]) if item["expires"] else end_date
+            created = min(item["created"]) if item["created"] else None
+            created_day = _created_date(created)
+            result.append(
+                {
+                    "name": name,
+                    "provider": provider,
+                    "end_date": end_date,
+                    "expires": expires,
+                    "servers": item["servers"],
+                    "roles": item["roles"],
+                    "created": created,
+                    "age_days": (today - created_day).days if created_day else None,
+                    "expired": expires is not None
+                    and parse_date(expires) + datetime.timedelta(days=grace_days) < today,
+                    "networks": item["networks"],
+                    "volumes": item["volumes"],
+                }
+            )
+        return result
+
+
 class EventInfo(OpenStackModule):
     argument_spec: ClassVar[dict] = {
         "event": {"type": "str"},
         "today": {"type": "str"},
+        "grace_days": {"type": "int", "default": 0},
+        "provider": {"type": "str", "default": "openstack", "choices": ["openstack", "docker"]},
+        "docker_host": {"type": "str"},
     }
     module_kwargs: ClassVar[dict] = {"supports_check_mode": True}
 
@@ -128,55 +233,60 @@ class EventInfo(OpenStackModule):
         today = self.params["today"]
         if today is not None and parse_date(today) is None:
             self.fail(f"today: must be a date YYYY-MM-DD, got {today!r}")
+        if self.params["grace_days"] < 0:
+            self.fail(f"grace_days: must be 0 or more, got {self.params['grace_days']}")
+
+    def today(self):
+        if self.params["today"]:
+            return parse_date(self.params["today"])
+        return datetime.datetime.now(datetime.UTC).date()
+
+    def __call__(self):
+        if self.params["provider"] == "openstack":
+            super().__call__()
+            return
+        if self.params["event"] is not None and event_name_error(self.params["event"]) is not None:
+            self.fail(event_name_error(self.params["event"]))
+        self.check_input()
+        try:
+            containers, networks, volumes = DockerAPI(self.params["docker_host"]).labelled(EVENT_KEY)
+        except DockerError as exc:
+            self.fail(str(exc))
+        events = _Events()
+        for container in containers:
+            labels = container.get("Labels") or {}
+            roles = [role for role in (labels.get(ROLES_KEY) or "").split(",") if role]
+            created = _iso(container["Created"]) if container.get("Created") else None
+            events.add_server(labels[EVENT_KEY], roles, labels, created)
+        for kind, found in (("networks", networks), ("volumes", volumes)):
+            for resource in found:
+                events.entry((resource.get("Labels") or {})[EVENT_KEY])[kind] += 1
+        self.exit(
+            changed=False,
+            events=events.summary("docker", self.today(), self.params["event"], self.params["grace_days"]),
+        )
 
     def run(self):
-        today = parse_date(self.params["today"]) if self.params["today"] else datetime.datetime.now(datetime.UTC).date()
-        events = {}
-
-        def entry(name):
-            return events.setdefault(
-                name, {"name": name, "end_dates": [], "servers": 0, "roles": {}, "created": [], "networks": 0}
-            )
-
+        events = _Events()
         for server in self.event_servers():
             name = server_event(server)
-            if not name:
-                continue
-            item = entry(name)
-            item["servers"] += 1
-            for role in server_roles(server):
-                item["roles"][role] = item["roles"].get(role, 0) + 1
-            end_date = (server.metadata or {}).get(END_DATE_KEY)
-            if parse_date(end_date) is not None:
-                item["end_dates"].append(end_date)
-            if getattr(server, "created_at", None):
-                item["created"].append(server.created_at)
+            if name:
+                events.add_server(
+                    name, server_roles(server), server.metadata or {}, getattr(server, "created_at", None)
+                )
         for network in self.conn.network.networks(project_id=self.project_id()):
             name = tags_event(network.tags)
             if name:
-                entry(name)["networks"] += 1
-        wanted = self.params["event"]
-        result = []
-        for name in sorted(events):
-            if wanted is not None and name != wanted:
-                continue
-            item = events[name]
-            end_date = max(item["end_dates"]) if item["end_dates"] else None
-            created = min(item["created"]) if item["created"] else None
-            created_day = _created_date(created)
-            result.append(
-                {
-                    "name": name,
-                    "end_date": end_date,
-                    "servers": item["servers"],
-                    "roles": item["roles"],
-                    "created": created,
-                    "age_days": (today - created_day).days if created_day else None,
-                    "expired": end_date is not None and parse_date(end_date) < today,
-                    "networks": item["networks"],
-                }
-            )
-        self.exit(changed=False, events=result)
+                events.entry(name)["networks"] += 1
+        if self.has_volumes():
+            for volume in self.conn.block_storage.volumes(details=True):
+                name = (volume.metadata or {}).get(EVENT_KEY)
+                if name:
+                    events.entry(name)["volumes"] += 1
+        self.exit(
+            changed=False,
+            events=events.summary("openstack", self.today(), self.params["event"], self.params["grace_days"]),
+        )
 
 
 def main():

@@ -22,8 +22,8 @@ description:
     O(remove_extra=true).
   - A server with a wanted name that belongs to another event or to no event is an error; it is never adopted or
     changed. Servers of other events are never touched.
-  - The metadata C(org.learnhpc.roles) and C(org.learnhpc.end_date) of existing servers of the event are updated
-    when they differ (for example when the end date moves).
+  - The metadata C(org.learnhpc.roles), C(org.learnhpc.end_date) and C(org.learnhpc.expires) of existing servers
+    of the event are updated when they differ (for example when the end date moves).
   - Flavors, images, networks, security groups, key pairs and the external network are looked up once, before
     anything changes; each unknown one gets one line listing those that exist.
   - With O(servers[].floating_ip=true) a server gets a floating IP from O(external_network), tagged
@@ -40,6 +40,12 @@ options:
       - The last day of the event, C(YYYY-MM-DD), stored as the metadata C(org.learnhpc.end_date) of every server.
     type: str
     required: true
+  expires:
+    description:
+      - The day after which the event may be removed (its end date plus the accounts' grace days), C(YYYY-MM-DD),
+        stored as the metadata C(org.learnhpc.expires) of every server; C(playbooks/reap.yml) reads it.
+      - Defaults to O(end_date). It cannot be before O(end_date).
+    type: str
   servers:
     description:
       - The servers the event should have.
@@ -270,6 +276,7 @@ from ansible_collections.learnhpc.cluster.plugins.module_utils.event import pars
 from ansible_collections.learnhpc.cluster.plugins.module_utils.openstack import (
     END_DATE_KEY,
     EVENT_KEY,
+    EXPIRES_KEY,
     PROVIDER,
     PROVIDER_KEY,
     ROLES_KEY,
@@ -304,6 +311,7 @@ class EventServers(OpenStackModule):
     argument_spec: ClassVar[dict] = {
         "event": {"type": "str", "required": True},
         "end_date": {"type": "str", "required": True},
+        "expires": {"type": "str"},
         "servers": {
             "type": "list",
             "elements": "dict",
@@ -334,6 +342,15 @@ class EventServers(OpenStackModule):
         errors = []
         if parse_date(self.params["end_date"]) is None:
             errors.append(f"end_date: must be a date YYYY-MM-DD, got {self.params['end_date']!r}")
+        expires = self.params["expires"]
+        if expires is not None and parse_date(expires) is None:
+            errors.append(f"expires: must be a date YYYY-MM-DD, got {expires!r}")
+        elif (
+            expires is not None
+            and parse_date(self.params["end_date"]) is not None
+            and (parse_date(expires) < parse_date(self.params["end_date"]))
+        ):
+            errors.append(f"expires: {expires} is before end_date {self.params['end_date']}")
         seen = set()
         for index, server in enumerate(self.params["servers"]):
             name = server["name"]
@@ -466,6 +483,7 @@ class EventServers(OpenStackModule):
             EVENT_KEY: self.params["event"],
             ROLES_KEY: ",".join(wanted["roles"]),
             END_DATE_KEY: self.params["end_date"],
+            EXPIRES_KEY: self.params["expires"] or self.params["end_date"],
             PROVIDER_KEY: PROVIDER,
         }
 

@@ -25,8 +25,14 @@ def test_login_publishes_ssh_and_https_on_the_bind_address_only():
         "org.learnhpc.event": "demo",
         "org.learnhpc.roles": "login",
         "org.learnhpc.end_date": "2030-12-31",
+        "org.learnhpc.expires": "2030-12-31",
         "org.learnhpc.provider": "docker",
     }
+
+
+def test_expiry_date_is_labelled():
+    container = docker_node_container({"name": "demo-mgmt", "roles": ["mgmt"]}, {**EVENT, "expires": "2031-01-07"})
+    assert container["labels"]["org.learnhpc.expires"] == "2031-01-07"
 
 
 def test_compute_gets_limits_and_no_ports():

@@ -4,6 +4,14 @@
 
 from __future__ import annotations
 
+import http.server
+import json
+import socketserver
+import threading
+import urllib.parse
+
+import pytest
+
 from ansible_collections.learnhpc.cluster.plugins.modules import event_info
 
 
@@ -22,33 +30,42 @@ def test_lists_events(run, cloud):
     assert result["events"] == [
         {
             "name": "ev",
+            "provider": "openstack",
             "end_date": "2030-12-31",
+            "expires": "2030-12-31",
             "servers": 3,
             "roles": {"mgmt": 1, "compute": 2},
             "created": "2030-12-01T08:00:00Z",
             "age_days": 10,
             "expired": False,
             "networks": 0,
+            "volumes": 0,
         },
         {
             "name": "netonly",
+            "provider": "openstack",
             "end_date": None,
+            "expires": None,
             "servers": 0,
             "roles": {},
             "created": None,
             "age_days": None,
             "expired": False,
             "networks": 1,
+            "volumes": 1,
         },
         {
             "name": "old",
+            "provider": "openstack",
             "end_date": "2030-12-02",
+            "expires": "2030-12-02",
             "servers": 1,
             "roles": {"compute": 1},
             "created": "2030-12-01T08:00:00Z",
             "age_days": 10,
             "expired": True,
             "networks": 0,
+            "volumes": 0,
         },
     ]
 
@@ -65,3 +82,145 @@ def test_bad_today(run, cloud):
     failed, result = run(event_info, today="tomorrow")
     assert failed
     assert result["msg"] == "today: must be a date YYYY-MM-DD, got 'tomorrow'"
+
+
+def test_grace_days_keep_an_event_past_its_end_date(run, cloud):
+    server = cloud.add_server("ev-mgmt", event="ev", roles="mgmt")
+    server.metadata["org.learnhpc.end_date"] = "2030-12-02"
+    server.metadata["org.learnhpc.expires"] = "2030-12-09"
+    for today, expired in (("2030-12-09", False), ("2030-12-10", True)):
+        failed, result = run(event_info, today=today)
+        assert not failed
+        [event] = result["events"]
+        assert (event["end_date"], event["expires"], event["expired"]) == ("2030-12-02", "2030-12-09", expired)
+    failed, result = run(event_info, today="2030-12-11", grace_days=2)
+    assert not failed
+    assert result["events"][0]["expired"] is False
+    failed, result = run(event_info, today="2030-12-12", grace_days=2)
+    assert result["events"][0]["expired"] is True
+    failed, result = run(event_info, grace_days=-1)
+    assert failed
+    assert result["msg"] == "grace_days: must be 0 or more, got -1"
+
+
+# --- provider docker: the module reads the engine's API over a Unix socket -----------------
+# The stand-in engine below answers the three listings the module asks for, with what a
+# Docker engine answers for the label filter; the real engine is used by molecule/reap.
+
+
+def _labels(event, **more):
+    return {"org.learnhpc.event": event, **more}
+
+
+ENGINE = {
+    "/containers/json": [
+        {
+            "Names": ["/ws-mgmt"],
+            "Created": 1922918400,  # 2030-12-08T00:00:00Z
+            "Labels": _labels("ws", **{"org.learnhpc.roles": "mgmt", "org.learnhpc.end_date": "2030-12-10"}),
+        },
+        {
+            "Names": ["/ws-compute-01"],
+            "Created": 1923033600,
+            "Labels": _labels(
+                "ws",
+                **{
+                    "org.learnhpc.roles": "compute",
+                    "org.learnhpc.end_date": "2030-12-10",
+                    "org.learnhpc.expires": "2030-12-12",
+                },
+            ),
+        },
+    ],
+    "/networks": [
+        {"Name": "learnhpc-ws", "Labels": _labels("ws")},
+        {"Name": "learnhpc-gone", "Labels": _labels("gone")},
+    ],
+    "/volumes": {"Volumes": [{"Name": "learnhpc-ws-home", "Labels": _labels("ws")}], "Warnings": None},
+}
+
+
+class _Engine(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    daemon_threads = True
+    requests: list
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    def address_string(self):
+        return "engine"
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        url = urllib.parse.urlsplit(self.path)
+        self.server.requests.append((url.path, urllib.parse.parse_qs(url.query)))
+        body = json.dumps(ENGINE.get(url.path, {"message": "page not found"})).encode()
+        self.send_response(200 if url.path in ENGINE else 404)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+@pytest.fixture
+def engine(tmp_path):
+    server = _Engine(str(tmp_path / "docker.sock"), _Handler)
+    server.requests = []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def test_docker_events(run, cloud, engine):
+    failed, result = run(
+        event_info, provider="docker", docker_host=f"unix://{engine.server_address}", today="2030-12-11"
+    )
+    assert not failed, result.get("msg")
+    assert result["events"] == [
+        {
+            "name": "gone",
+            "provider": "docker",
+            "end_date": None,
+            "expires": None,
+            "servers": 0,
+            "roles": {},
+            "created": None,
+            "age_days": None,
+            "expired": False,
+            "networks": 1,
+            "volumes": 0,
+        },
+        {
+            "name": "ws",
+            "provider": "docker",
+            "end_date": "2030-12-10",
+            "expires": "2030-12-12",
+            "servers": 2,
+            "roles": {"mgmt": 1, "compute": 1},
+            "created": "2030-12-08T00:00:00Z",
+            "age_days": 3,
+            "expired": False,
+            "networks": 1,
+            "volumes": 1,
+        },
+    ]
+    # Everything carrying the label, stopped containers included; OpenStack is not asked.
+    assert {path for path, _ in engine.requests} == {"/containers/json", "/networks", "/volumes"}
+    for _, query in engine.requests:
+        assert json.loads(query["filters"][0]) == {"label": ["org.learnhpc.event"]}
+    assert cloud.log == []
+
+
+def test_docker_engine_unreachable_is_one_line(run, tmp_path):
+    failed, result = run(event_info, provider="docker", docker_host=f"unix://{tmp_path}/none.sock")
+    assert failed
+    assert result["msg"] == f"cannot reach the Docker engine at unix://{tmp_path}/none.sock: No such file or directory"
+
+
+def test_docker_engine_over_tcp_is_refused(run):
+    failed, result = run(event_info, provider="docker", docker_host="tcp://10.0.0.1:2375")
+    assert failed
+    assert result["msg"] == "docker_host: only unix:// addresses are supported, got 'tcp://10.0.0.1:2375'"

@@ -41,6 +41,7 @@ def test_creates_the_servers_with_event_metadata(run, cloud):
         "org.learnhpc.event": "ev",
         "org.learnhpc.roles": "mgmt",
         "org.learnhpc.end_date": END,
+        "org.learnhpc.expires": END,
         "org.learnhpc.provider": "openstack",
     }
     described = {s["name"]: s for s in result["servers"]}
@@ -255,6 +256,28 @@ def test_end_date_change_updates_metadata_only(run, cloud):
     assert result["updated"] == ["ev-compute-01"]
     assert server.metadata["org.learnhpc.end_date"] == "2031-01-15"
     assert not cloud.calls("create_server")
+
+
+def test_expiry_date_is_stored_and_moves(run, cloud):
+    server = cloud.add_server("ev-compute-01", event="ev")
+    args = {"event": "ev", "end_date": "2031-01-15", "servers": [node("ev-compute-01")]}
+    failed, result = run(event_servers, expires="2031-01-22", **args)
+    assert not failed
+    assert result["updated"] == ["ev-compute-01"]
+    assert server.metadata["org.learnhpc.expires"] == "2031-01-22"
+    failed, result = run(event_servers, expires="2031-01-22", **args)
+    assert not failed
+    assert result["changed"] is False
+
+
+def test_expiry_before_the_end_date_is_refused(run, cloud):
+    failed, result = run(event_servers, event="ev", end_date=END, expires="2030-01-01", servers=[])
+    assert failed
+    assert result["msg"] == f"expires: 2030-01-01 is before end_date {END}"
+    failed, result = run(event_servers, event="ev", end_date=END, expires="soon", servers=[])
+    assert failed
+    assert result["msg"] == "expires: must be a date YYYY-MM-DD, got 'soon'"
+    assert cloud.log == []
 
 
 def test_create_request(run, cloud):
