@@ -208,8 +208,10 @@ def test_docker_events(run, cloud, engine):
         },
     ]
     # Everything carrying the label, stopped containers included; OpenStack is not asked.
-    assert {path for path, _ in engine.requests} == {"/containers/json", "/networks", "/volumes"}
-    for _, query in engine.requests:
+    asked = dict(engine.requests)
+    assert set(asked) == {"/containers/json", "/networks", "/volumes"}
+    assert asked["/containers/json"]["all"] == ["true"]
+    for query in asked.values():
         assert json.loads(query["filters"][0]) == {"label": ["org.learnhpc.event"]}
     assert cloud.log == []
 
