@@ -7,6 +7,9 @@ from __future__ import annotations
 from ansible.errors import AnsibleFilterError
 
 SHARED_DIRS = ("home", "project", "scratch")
+# The engine's socket, given to the management node when the event autoscales (its resume and
+# suspend programs create and remove compute nodes through it).
+DOCKER_SOCKET = "/var/run/docker.sock"
 
 
 def docker_node_container(node, event):
@@ -16,7 +19,8 @@ def docker_node_container(node, event):
     event's network, and mounts the event's shared volumes at /home, /project and /scratch.
     Only the login node publishes ports, on the event's bind address: 22 for SSH and 443
     for HTTPS. Compute nodes get the CPU and memory limits of the event, if any. With EESSI
-    on, every node gets /dev/fuse, which the CernVM-FS client mounts through.
+    on, every node gets /dev/fuse, which the CernVM-FS client mounts through. When the event
+    autoscales (``autoscale_names`` not empty), the management node gets the engine's socket.
     """
     try:
         name = event["name"]
@@ -46,6 +50,8 @@ def docker_node_container(node, event):
             ]
         if event.get("software", {}).get("eessi"):
             container["devices"] = ["/dev/fuse"]
+        if "mgmt" in roles and event.get("autoscale_names"):
+            container["volumes"].append(f"{DOCKER_SOCKET}:{DOCKER_SOCKET}")
         if "compute" in roles:
             if docker.get("node_cpus"):
                 container["cpus"] = docker["node_cpus"]
@@ -56,8 +62,65 @@ def docker_node_container(node, event):
     return container
 
 
+def _device(entry):
+    parts = str(entry).split(":")
+    host = parts[0]
+    inside = parts[1] if len(parts) > 1 and parts[1] else host
+    permissions = parts[2] if len(parts) > 2 and parts[2] else "rwm"
+    return {"PathOnHost": host, "PathInContainer": inside, "CgroupPermissions": permissions}
+
+
+def _tmpfs(entries):
+    mounts = {}
+    for entry in entries:
+        path, _sep, options = str(entry).partition(":")
+        mounts[path] = options
+    return mounts
+
+
+def docker_engine_container(container, systemd):
+    """The body of a Docker Engine API ``POST /containers/create`` for a node container.
+
+    ``container`` is a node as docker_node_container makes it (the same keys as the
+    docker_provider role's ``docker_provider_containers``); ``systemd`` the settings that run
+    systemd in a container (the docker_provider role's vars). Programs that create nodes without
+    Ansible (the slurm_autoscale role's resume program) send this body; they set the
+    container's name in the request and may change ``Hostname`` and ``Labels``.
+    """
+    try:
+        if container.get("published_ports"):
+            raise AnsibleFilterError(
+                f"docker_engine_container: {container['name']} publishes ports; only nodes without ports are supported"
+            )
+        command = systemd["command"]
+        host_config = {
+            "CapAdd": list(systemd["capabilities"]) + list(container.get("capabilities") or []),
+            "SecurityOpt": list(systemd["security_opts"]),
+            "CgroupnsMode": systemd["cgroupns_mode"],
+            "Tmpfs": _tmpfs(systemd["tmpfs"]),
+            "Binds": list(systemd["volumes"]) + list(container.get("volumes") or []),
+            "Devices": [_device(device) for device in container.get("devices") or []],
+            "RestartPolicy": {"Name": container.get("restart_policy") or "no"},
+        }
+        if container.get("cpus"):
+            host_config["NanoCpus"] = int(float(container["cpus"]) * 1_000_000_000)
+        if container.get("memory_mb"):
+            host_config["Memory"] = int(container["memory_mb"]) * 1024 * 1024
+        return {
+            "Hostname": container["name"],
+            "Image": container.get("image") or "learnhpc/debian-systemd:12",
+            "Cmd": command.split() if isinstance(command, str) else list(command),
+            "StopSignal": systemd["stop_signal"],
+            "Labels": dict(container.get("labels") or {}),
+            "HostConfig": host_config,
+            "NetworkingConfig": {"EndpointsConfig": {network: {} for network in container.get("networks") or []}},
+        }
+    except (KeyError, TypeError, ValueError) as exc:
+        raise AnsibleFilterError(f"docker_engine_container: the container or the systemd settings lack {exc}") from exc
+
+
 class FilterModule:
     """Filters of the docker provider."""
 
     def filters(self):
-        return {"docker_node_container": docker_node_container}
+        return {"docker_node_container": docker_node_container, "docker_engine_container": docker_engine_container}

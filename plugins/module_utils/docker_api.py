@@ -1,10 +1,13 @@
 # Copyright: learnhpc.cluster developers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Read-only access to the Docker Engine API over its Unix socket, with the standard library.
+"""The Docker Engine API over its Unix socket, with the standard library only.
 
-The docker provider's roles use community.docker; the modules that only need to list what
-carries an event's labels (``event_info``) read the engine's API directly, so they need no
-Docker SDK on the control machine. Only ``unix://`` engine addresses are supported.
+The docker provider's roles use community.docker; the modules that only need a few calls
+(``event_info`` lists what carries an event's labels, ``docker_node_image`` exports and
+imports a node's file system) talk to the engine's API directly, so they need no Docker SDK
+on the control machine. The slurm_autoscale role ships this file, unchanged, next to its
+resume and suspend programs on the Slurm controller, which has no Ansible: keep it free
+of imports beyond the standard library. Only ``unix://`` engine addresses are supported.
 """
 
 from __future__ import annotations
@@ -19,7 +22,14 @@ DEFAULT_HOST = "unix:///var/run/docker.sock"
 
 
 class DockerError(Exception):
-    """The engine cannot be reached or answered with an error; the message is one line."""
+    """The engine cannot be reached or answered with an error; the message is one line.
+
+    ``status`` is the HTTP status of the engine's answer, None when there was no answer.
+    """
+
+    def __init__(self, message, status=None):
+        super().__init__(message)
+        self.status = status
 
 
 class _UnixConnection(http.client.HTTPConnection):
@@ -44,7 +54,7 @@ def engine_host(host=None):
 
 
 class DockerAPI:
-    """GET requests to the engine at ``host`` (``unix:///path``)."""
+    """Requests to the engine at ``host`` (``unix:///path``); every failure is a DockerError of one line."""
 
     def __init__(self, host=None, timeout=30):
         self.host = engine_host(host)
@@ -53,31 +63,84 @@ class DockerAPI:
         self.path = self.host[len("unix://") :]
         self.timeout = timeout
 
-    def get(self, path, **query):
-        """The decoded JSON answer of ``GET path?query``; dict and list query values are sent as JSON."""
-        params = {key: json.dumps(value) if isinstance(value, (dict, list)) else value for key, value in query.items()}
-        url = path + ("?" + urllib.parse.urlencode(params) if params else "")
-        connection = _UnixConnection(self.path, self.timeout)
+    @staticmethod
+    def url(path, query):
+        """``path?query``; dict and list query values are sent as JSON, tuples as repeated keys."""
+        pairs = []
+        for key, value in query.items():
+            if value is None:
+                continue
+            if isinstance(value, tuple):
+                pairs.extend((key, item) for item in value)
+            else:
+                pairs.append((key, json.dumps(value) if isinstance(value, (dict, list)) else value))
+        return path + ("?" + urllib.parse.urlencode(pairs) if pairs else "")
+
+    def open(self, method, endpoint, body=None, headers=None, timeout=None, **query):
+        """Send a request and return ``(connection, response)``; the caller reads the body and closes both.
+
+        ``body`` may be bytes or a binary file object (sent as it is read). Answers of 400 and more are
+        DockerError with the engine's message.
+        """
+        connection = _UnixConnection(self.path, timeout or self.timeout)
         try:
-            connection.request("GET", url)
+            connection.request(method, self.url(endpoint, query), body=body, headers=headers or {})
             response = connection.getresponse()
-            body = response.read()
         except OSError as exc:
+            connection.close()
             raise DockerError(f"cannot reach the Docker engine at {self.host}: {exc.strerror or exc}") from None
         except http.client.HTTPException as exc:
-            raise DockerError(f"the Docker engine at {self.host} answered badly: {type(exc).__name__}") from None
-        finally:
             connection.close()
+            raise DockerError(f"the Docker engine at {self.host} answered badly: {type(exc).__name__}") from None
         if response.status >= 400:
             try:
-                message = json.loads(body).get("message", "")
-            except ValueError:
-                message = body.decode("utf-8", "replace")
-            raise DockerError(f"the Docker engine at {self.host} answered {response.status} to GET {path}: {message}")
+                raw = response.read()
+            finally:
+                connection.close()
+            try:
+                message = json.loads(raw).get("message", "")
+            except (ValueError, AttributeError):
+                message = raw.decode("utf-8", "replace").strip()
+            raise DockerError(
+                f"the Docker engine at {self.host} answered {response.status} to {method} {endpoint}: {message}",
+                status=response.status,
+            )
+        return connection, response
+
+    def request(self, method, endpoint, body=None, headers=None, timeout=None, **query):
+        """The decoded JSON answer of ``method endpoint?query`` (None for an empty answer)."""
+        connection, response = self.open(method, endpoint, body=body, headers=headers, timeout=timeout, **query)
         try:
-            return json.loads(body)
+            raw = response.read()
+        except (OSError, http.client.HTTPException) as exc:
+            raise DockerError(f"the Docker engine at {self.host} broke off its answer to {method} {endpoint}") from exc
+        finally:
+            connection.close()
+        if not raw.strip():
+            return None
+        try:
+            return json.loads(raw)
         except ValueError:
-            raise DockerError(f"the Docker engine at {self.host} did not answer JSON to GET {path}") from None
+            raise DockerError(f"the Docker engine at {self.host} did not answer JSON to {method} {endpoint}") from None
+
+    def get(self, endpoint, **query):
+        """The decoded JSON answer of ``GET endpoint?query``."""
+        return self.request("GET", endpoint, **query)
+
+    def post(self, endpoint, data=None, **query):
+        """``POST endpoint?query`` with ``data`` as a JSON body; the decoded answer."""
+        body = None if data is None else json.dumps(data).encode()
+        headers = {"Content-Type": "application/json"} if body is not None else {}
+        return self.request("POST", endpoint, body=body, headers=headers, **query)
+
+    def delete(self, endpoint, **query):
+        """``DELETE endpoint?query``; the decoded answer."""
+        return self.request("DELETE", endpoint, **query)
+
+    def put_archive(self, container, archive, path="/"):
+        """Unpack the tar ``archive`` (bytes) into ``path`` of ``container`` (which may be created, not started)."""
+        headers = {"Content-Type": "application/x-tar"}
+        return self.request("PUT", f"/containers/{container}/archive", body=archive, headers=headers, path=path)
 
     def labelled(self, label):
         """``(containers, networks, volumes)`` that carry ``label`` (any value), as the engine lists them."""

@@ -84,6 +84,7 @@ TOP_KEYS = (
     "software",
     "services",
     "jupyterhub",
+    "autoscale",
 )
 NODES_KEYS = ("mgmt", "login", "compute")
 NODE_KEYS = ("name", "flavor")
@@ -106,6 +107,7 @@ BUDGET_KEYS = ("core_hours_per_guest",)
 SOFTWARE_KEYS = ("eessi", "eessi_version", "cvmfs_proxy")
 SERVICES_KEYS = ("jupyterhub", "globus")
 JUPYTERHUB_KEYS = ("cpus", "memory_gb", "hours", "idle_minutes")
+AUTOSCALE_KEYS = ("suspend_minutes", "resume_timeout_minutes", "reconcile_minutes")
 
 DEFAULTS = {
     "description": "",
@@ -130,6 +132,12 @@ DEFAULTS = {
     "jupyterhub_memory_gb": 2,
     "jupyterhub_hours": 8,
     "jupyterhub_idle_minutes": 60,
+    # Compute nodes above nodes.compute.count: removed after this long without a job, and
+    # given this long from their creation to join Slurm (a VM boots and installs more slowly
+    # than a container starts).
+    "autoscale_suspend_minutes": 10,
+    "autoscale_resume_timeout_minutes": {"docker": 5, "openstack": 15},
+    "autoscale_reconcile_minutes": 2,
 }
 # From this many compute nodes (max_count) on, software.cvmfs_proxy defaults to true.
 CVMFS_PROXY_FROM = 4
@@ -755,6 +763,44 @@ def _check_jupyterhub(c, data, services):
     }
 
 
+def _check_autoscale(c, data, provider, nodes):
+    """The autoscale section: how long autoscaled nodes may idle and boot, how often to compare Slurm and provider."""
+    section = c.section(data, "autoscale", "", AUTOSCALE_KEYS)
+    if section is _BAD:
+        return _BAD
+    compute = _BAD if nodes is _BAD else nodes["compute"]
+    counted = compute is not _BAD and _BAD not in (compute["count"], compute["max_count"])
+    if counted and section and compute["max_count"] == compute["count"]:
+        c.error(
+            "autoscale",
+            f"needs nodes.compute.max_count above nodes.compute.count ({compute['count']}):"
+            " these settings are for the nodes in between",
+        )
+        return _BAD
+    resume_default = DEFAULTS["autoscale_resume_timeout_minutes"].get(provider, 5)
+    return {
+        "suspend_minutes": c.integer(
+            section,
+            "suspend_minutes",
+            "autoscale",
+            default=DEFAULTS["autoscale_suspend_minutes"],
+            minimum=1,
+            maximum=7 * 24 * 60,
+        ),
+        "resume_timeout_minutes": c.integer(
+            section, "resume_timeout_minutes", "autoscale", default=resume_default, minimum=1, maximum=120
+        ),
+        "reconcile_minutes": c.integer(
+            section,
+            "reconcile_minutes",
+            "autoscale",
+            default=DEFAULTS["autoscale_reconcile_minutes"],
+            minimum=1,
+            maximum=60,
+        ),
+    }
+
+
 def _contains_bad(value):
     if value is _BAD:
         return True
@@ -766,10 +812,14 @@ def _contains_bad(value):
 
 
 def _derived(name, nodes, end, grace_days):
-    """The derived keys: nodes_list, compute_names, expires."""
+    """The derived keys: nodes_list, compute_names, autoscale_names, expires."""
     compute = nodes["compute"]
     compute_short = [
         compute_short_name(compute["prefix"], i, compute["max_count"]) for i in range(1, compute["count"] + 1)
+    ]
+    autoscale_short = [
+        compute_short_name(compute["prefix"], i, compute["max_count"])
+        for i in range(compute["count"] + 1, compute["max_count"] + 1)
     ]
     nodes_list = [
         {"name": f"{name}-{nodes[role]['name']}", "short": nodes[role]["name"], "roles": [role]}
@@ -779,6 +829,8 @@ def _derived(name, nodes, end, grace_days):
     return {
         "nodes_list": nodes_list,
         "compute_names": [f"{name}-{short}" for short in compute_short],
+        # Compute nodes that Slurm creates when jobs need them and removes when idle (slurm_autoscale).
+        "autoscale_names": [f"{name}-{short}" for short in autoscale_short],
         "expires": (end + datetime.timedelta(days=grace_days)).isoformat(),
     }
 
@@ -831,6 +883,7 @@ def validate_event(data, name, today=None, *, path=None, check_dates=True, event
         "services": _check_services(c, data),
     }
     event["jupyterhub"] = _check_jupyterhub(c, data, event["services"])
+    event["autoscale"] = _check_autoscale(c, data, provider, nodes)
     if c.errors:
         return _finish(c, None, warnings)
     if _contains_bad(event):  # pragma: no cover - every _BAD comes with an error

@@ -160,6 +160,15 @@ event:
       elements: str
       returned: success
       sample: ["demo-compute-01", "demo-compute-02"]
+    autoscale_names:
+      description:
+        - The full names of compute nodes C(nodes.compute.count) + 1 to C(nodes.compute.max_count), which Slurm
+          creates when jobs need them and removes when they idle (role C(slurm_autoscale)); empty without
+          autoscaling.
+      type: list
+      elements: str
+      returned: success
+      sample: ["demo-compute-03", "demo-compute-04"]
     docker:
       description:
         - The Docker settings C(image), C(ssh_port), C(https_port), C(bind_address), C(node_cpus) and
@@ -222,6 +231,14 @@ event:
       type: dict
       returned: success
       sample: {"cpus": 2, "memory_gb": 2, "hours": 8, "idle_minutes": 60}
+    autoscale:
+      description:
+        - How autoscaled compute nodes behave, all int - C(suspend_minutes), after which a node without a job is
+          removed; C(resume_timeout_minutes), the time a new node has to join Slurm; C(reconcile_minutes), how often
+          Slurm's view is compared with the provider's.
+      type: dict
+      returned: success
+      sample: {"suspend_minutes": 10, "resume_timeout_minutes": 5, "reconcile_minutes": 2}
     file:
       description: The absolute path of the event file.
       type: str

@@ -1,7 +1,10 @@
+import pathlib
+
 import pytest
+import yaml
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.learnhpc.cluster.plugins.filter.docker import docker_node_container
+from ansible_collections.learnhpc.cluster.plugins.filter.docker import docker_engine_container, docker_node_container
 
 EVENT = {
     "name": "demo",
@@ -71,3 +74,68 @@ def test_eessi_gives_every_node_fuse():
 def test_incomplete_event_is_named():
     with pytest.raises(AnsibleFilterError, match="lacks 'docker'"):
         docker_node_container({"name": "x", "roles": []}, {"name": "demo", "end_date": "2030-01-01"})
+
+
+SYSTEMD = {
+    "command": "/lib/systemd/systemd",
+    "stop_signal": "SIGRTMIN+3",
+    "capabilities": ["SYS_ADMIN", "NET_ADMIN"],
+    "security_opts": ["seccomp=unconfined", "apparmor=unconfined"],
+    "cgroupns_mode": "host",
+    "volumes": ["/sys/fs/cgroup:/sys/fs/cgroup:rw"],
+    "tmpfs": ["/run", "/run/lock", "/tmp:exec,mode=1777"],
+}
+
+
+def test_only_the_management_node_of_an_autoscaling_event_gets_the_engine_socket():
+    event = {**EVENT, "autoscale_names": ["demo-compute-03"]}
+    mgmt = docker_node_container({"name": "demo-mgmt", "roles": ["mgmt"]}, event)
+    assert mgmt["volumes"][-1] == "/var/run/docker.sock:/var/run/docker.sock"
+    compute = docker_node_container({"name": "demo-compute-01", "roles": ["compute"]}, event)
+    assert "/var/run/docker.sock:/var/run/docker.sock" not in compute["volumes"]
+    static = docker_node_container({"name": "demo-mgmt", "roles": ["mgmt"]}, {**EVENT, "autoscale_names": []})
+    assert "/var/run/docker.sock:/var/run/docker.sock" not in static["volumes"]
+
+
+def test_engine_body_of_a_compute_node():
+    node = docker_node_container(
+        {"name": "demo-compute-01", "roles": ["compute"]}, {**EVENT, "software": {"eessi": True}}
+    )
+    body = docker_engine_container(node, SYSTEMD)
+    assert body["Hostname"] == "demo-compute-01"
+    assert body["Image"] == "learnhpc/debian-systemd:12"
+    assert body["Cmd"] == ["/lib/systemd/systemd"]
+    assert body["StopSignal"] == "SIGRTMIN+3"
+    assert body["Labels"]["org.learnhpc.roles"] == "compute"
+    host = body["HostConfig"]
+    assert host["CapAdd"] == ["SYS_ADMIN", "NET_ADMIN"]
+    assert host["CgroupnsMode"] == "host"
+    assert host["Tmpfs"] == {"/run": "", "/run/lock": "", "/tmp": "exec,mode=1777"}
+    assert host["Binds"] == [
+        "/sys/fs/cgroup:/sys/fs/cgroup:rw",
+        "learnhpc-demo-home:/home",
+        "learnhpc-demo-project:/project",
+        "learnhpc-demo-scratch:/scratch",
+    ]
+    assert host["Devices"] == [{"PathOnHost": "/dev/fuse", "PathInContainer": "/dev/fuse", "CgroupPermissions": "rwm"}]
+    assert host["NanoCpus"] == 1_000_000_000
+    assert host["Memory"] == 1024 * 1024 * 1024
+    assert host["RestartPolicy"] == {"Name": "unless-stopped"}
+    assert body["NetworkingConfig"] == {"EndpointsConfig": {"learnhpc-demo": {}}}
+
+
+def test_engine_body_matches_the_docker_provider_systemd_settings():
+    """The unit test's settings are the docker_provider role's (so the test above means what it says)."""
+    path = pathlib.Path(__file__).parents[4] / "roles" / "docker_provider" / "vars" / "main.yml"
+    assert yaml.safe_load(path.read_text())["__docker_provider_systemd"] == SYSTEMD
+
+
+def test_engine_body_refuses_published_ports():
+    login = docker_node_container({"name": "demo-login", "roles": ["login"]}, EVENT)
+    with pytest.raises(AnsibleFilterError, match="publishes ports"):
+        docker_engine_container(login, SYSTEMD)
+
+
+def test_engine_body_names_what_is_missing():
+    with pytest.raises(AnsibleFilterError, match="stop_signal"):
+        docker_engine_container({"name": "x"}, {k: v for k, v in SYSTEMD.items() if k != "stop_signal"})

@@ -122,6 +122,8 @@ def test_minimal_docker_event_gets_every_default():
     assert event["budget"] == {"core_hours_per_guest": None}
     assert event["software"] == {"eessi": False, "eessi_version": "2023.06", "cvmfs_proxy": False}
     assert event["services"] == {"jupyterhub": False, "globus": False}
+    assert event["autoscale"] == {"suspend_minutes": 10, "resume_timeout_minutes": 5, "reconcile_minutes": 2}
+    assert event["autoscale_names"] == []
 
 
 def test_normalized_keys():
@@ -143,6 +145,8 @@ def test_normalized_keys():
         "services",
         "nodes_list",
         "compute_names",
+        "autoscale_names",
+        "autoscale",
         "file",
         "state_dir",
     }
@@ -437,6 +441,42 @@ def test_max_count():
     assert event["compute_names"] == ["demo-compute-01", "demo-compute-02"]
     assert len(event["nodes_list"]) == 4
     assert ok(docker_event(nodes={"compute": {"count": 3, "max_count": 3}}))["nodes"]["compute"]["max_count"] == 3
+
+
+def test_autoscale_names_are_the_nodes_above_count():
+    event = ok(docker_event(nodes={"compute": {"count": 2, "max_count": 4}}, autoscale={"suspend_minutes": 3}))
+    assert event["autoscale_names"] == ["demo-compute-03", "demo-compute-04"]
+    assert event["autoscale"] == {"suspend_minutes": 3, "resume_timeout_minutes": 5, "reconcile_minutes": 2}
+
+
+def test_autoscale_waits_longer_for_openstack_servers():
+    event = ok(openstack_event(nodes={"compute": {"count": 1, "max_count": 3}}))
+    assert event["autoscale"]["resume_timeout_minutes"] == 15
+    assert event["autoscale_names"] == ["demo-compute-02", "demo-compute-03"]
+
+
+def test_max_count_below_count_is_one_line():
+    errors = fails(docker_event(nodes={"compute": {"count": 4, "max_count": 2}}), "nodes.compute.max_count", "")
+    assert errors == ["events/demo.yml: nodes.compute.max_count: must be an integer >= nodes.compute.count (4), got 2"]
+
+
+def test_autoscale_settings_without_nodes_to_scale_are_refused():
+    fails(docker_event(autoscale={"suspend_minutes": 5}), "autoscale", "needs nodes.compute.max_count above")
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "text"),
+    [
+        ("suspend_minutes", 0, "between 1 and 10080"),
+        ("suspend_minutes", "5", "integer"),
+        ("resume_timeout_minutes", 500, "120"),
+        ("reconcile_minutes", True, "integer"),
+        ("suspend_after", 5, "unknown key"),
+    ],
+)
+def test_autoscale_bad_values(key, value, text):
+    data = docker_event(nodes={"compute": {"count": 1, "max_count": 2}}, autoscale={key: value})
+    fails(data, f"autoscale.{key}", text)
 
 
 @pytest.mark.parametrize("max_count", [1, 0, "4", True, 2.5])
@@ -1273,6 +1313,7 @@ def test_the_smallest_example_of_the_docs_validates():
         ("budget", ev.BUDGET_KEYS),
         ("software", ev.SOFTWARE_KEYS),
         ("services", ev.SERVICES_KEYS),
+        ("autoscale", ev.AUTOSCALE_KEYS),
     ],
 )
 def test_every_key_is_documented(section, keys):
