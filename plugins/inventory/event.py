@@ -20,9 +20,12 @@ description:
     described in C(docs/contracts.md) of the collection.
   - Every node becomes a host named like its container (server). It joins the group C(event_<event>), where every
     C(-) of the event name is replaced by C(_), and the groups C(mgmt), C(login) and C(compute) of its node roles.
-    A play for one event targets for example C(event_demo:&compute).
+    A play for one event targets for example C(event_demo:&compute). Compute nodes that Slurm created (the label
+    or metadata C(org.learnhpc.autoscaled=true), role C(slurm_autoscale)) also join the group C(autoscaled), and the
+    playbooks leave them alone (C(event_demo:&compute:!autoscaled)), as they come and go with the queue.
   - 'Every host gets the variables C(learnhpc_event), C(learnhpc_node_roles) (a list), C(learnhpc_end_date)
-    (C(YYYY-MM-DD)), C(learnhpc_provider), C(slurm_node_cpus) and C(slurm_node_memory_mb) (integers), and the
+    (C(YYYY-MM-DD)), C(learnhpc_provider), C(learnhpc_autoscaled) (a bool), C(slurm_node_cpus) and
+    C(slurm_node_memory_mb) (integers), and the
     variables to reach it. Docker containers get C(ansible_connection=community.docker.docker),
     C(ansible_host=<container name>), C(ansible_user=root) and C(learnhpc_docker_state) (the state of the
     container, for example V(running) or V(exited)); stopped containers are included.'
@@ -252,6 +255,7 @@ LABEL_EVENT = "org.learnhpc.event"
 LABEL_ROLES = "org.learnhpc.roles"
 LABEL_END_DATE = "org.learnhpc.end_date"
 LABEL_SSH_USER = "org.learnhpc.ssh_user"
+LABEL_AUTOSCALED = "org.learnhpc.autoscaled"
 NODE_ROLES = ("mgmt", "login", "compute")
 EVENT_NAME = re.compile(r"^[a-z](?:[a-z0-9-]{0,22}[a-z0-9])?$")
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -347,7 +351,10 @@ def node_from_labels(name, labels, provider, kind, warn):
             f"{PLUGIN}: {kind} {name}: ignoring unknown node role(s) {', '.join(unknown)} in label {LABEL_ROLES}"
             f" (known roles: {', '.join(NODE_ROLES)})"
         )
-    return {"name": name, "event": event, "roles": roles, "end_date": end_date, "provider": provider}
+    node = {"name": name, "event": event, "roles": roles, "end_date": end_date, "provider": provider}
+    if labels.get(LABEL_AUTOSCALED) == "true":
+        node["autoscaled"] = True
+    return node
 
 
 def docker_sdk():
@@ -870,6 +877,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             raise AnsibleParserError(f"{PLUGIN}: memory_reserve_mb must not be negative, got {reserve}")
         events = set(self.get_option("events") or [])
         strict = self.get_option("strict")
+        # Always there, even empty, so that playbooks can exclude it (event_demo:!autoscaled) without a warning.
+        self.inventory.add_group("autoscaled")
         seen = set()
         for node in nodes:
             if events and node["event"] not in events:
@@ -902,6 +911,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             learnhpc_node_roles=list(node["roles"]),
             learnhpc_end_date=node["end_date"],
             learnhpc_provider=node["provider"],
+            learnhpc_autoscaled=bool(node.get("autoscaled")),
         )
         host_vars = wrap_var(host_vars)
         host_vars["slurm_node_cpus"] = max(1, int(node["cpus"]))
@@ -912,4 +922,6 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
     def _groups(node):
         groups = ["event_" + node["event"].replace("-", "_")]
         groups.extend(role for role in node["roles"] if role in NODE_ROLES)
+        if node.get("autoscaled"):
+            groups.append("autoscaled")
         return [wrap_var(group) for group in groups]

@@ -19,9 +19,9 @@ description:
     and get their secrets from whoever starts them (the resume program of the C(slurm_autoscale) role).
   - The image is flattened (one layer made from C(docker export)), so nothing that is left out survives in a lower
     layer.
-  - The image carries the label C(org.learnhpc.fingerprint) with O(fingerprint). It is made again only when that
-    differs, so a second run with an unchanged source changes nothing. The image it replaces is removed when no
-    container uses it.
+  - The image carries the label C(org.learnhpc.fingerprint) with O(fingerprint) and a checksum of O(exclude),
+    O(empty), O(command) and O(labels). It is made again only when that differs, so a second run with an unchanged
+    source and unchanged options changes nothing. The image it replaces is removed when no container uses it.
   - Talks to the Docker engine's API over its Unix socket; no Docker SDK is needed.
 options:
   name:
@@ -42,7 +42,8 @@ options:
   exclude:
     description:
       - Absolute paths to leave out. A path leaves out itself and everything under it; a path ending in C(/*)
-        keeps the directory and leaves out what is in it.
+        keeps the directory and leaves out what is in it; a path ending in C(/**) keeps the directory and every
+        directory under it (services may need them to start) and leaves out everything else under it.
     type: list
     elements: str
     default: []
@@ -113,7 +114,9 @@ image:
   type: str
   sample: sha256:4f2a...
 fingerprint:
-  description: The fingerprint of the image after the run (null when there is none).
+  description:
+    - The label C(org.learnhpc.fingerprint) of the image after the run, O(fingerprint) and a checksum of the options
+      (null when there is none).
   returned: always
   type: str
   sample: 0c8d4e
@@ -129,6 +132,7 @@ left_out:
   sample: 42
 """
 
+import hashlib
 import json
 import os
 import posixpath
@@ -140,6 +144,12 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.learnhpc.cluster.plugins.module_utils.docker_api import DockerAPI, DockerError
 
 FINGERPRINT_LABEL = "org.learnhpc.fingerprint"
+
+
+def full_fingerprint(params):
+    """The source's fingerprint with what the module does to it (exclude, empty, command, labels)."""
+    settings = json.dumps([params["exclude"], params["empty"], params["command"], params["labels"]], sort_keys=True)
+    return f"{params['fingerprint']}-{hashlib.sha256(settings.encode()).hexdigest()[:12]}"
 
 
 def split_name(name):
@@ -157,22 +167,25 @@ class Selection:
     def __init__(self, exclude, empty):
         self.whole = set()
         self.contents = set()
+        self.files = set()
         for path in exclude:
             relative = path.strip("/")
-            if relative.endswith("/*"):
+            if relative.endswith("/**"):
+                self.files.add(relative[:-3])
+            elif relative.endswith("/*"):
                 self.contents.add(relative[:-2])
             elif relative:
                 self.whole.add(relative)
         self.empty = {path.strip("/") for path in empty}
 
-    def left_out(self, member_path):
+    def left_out(self, member_path, is_directory=False):
         path = posixpath.normpath(member_path.lstrip("./") or ".")
         parts = path.split("/")
         for depth in range(1, len(parts) + 1):
             prefix = "/".join(parts[:depth])
             if prefix in self.whole:
                 return True
-            if prefix in self.contents and depth < len(parts):
+            if depth < len(parts) and (prefix in self.contents or (prefix in self.files and not is_directory)):
                 return True
         return False
 
@@ -187,7 +200,9 @@ def copy_file_system(source, destination, selection):
     with tarfile.open(fileobj=source, mode="r|") as reader, tarfile.open(fileobj=destination, mode="w|") as writer:
         for member in reader:
             name = posixpath.normpath(member.name.lstrip("./") or ".")
-            if selection.left_out(name) or (member.islnk() and posixpath.normpath(member.linkname) in dropped):
+            if selection.left_out(name, member.isdir()) or (
+                member.islnk() and posixpath.normpath(member.linkname) in dropped
+            ):
                 dropped.add(name)
                 left_out += 1
                 continue
@@ -254,15 +269,16 @@ class NodeImage:
 
     def present(self):
         params = self.params
+        fingerprint = full_fingerprint(params)
         image = self.existing()
         labels = ((image or {}).get("Config") or {}).get("Labels") or {}
-        if image is not None and labels.get(FINGERPRINT_LABEL) == params["fingerprint"]:
-            return result(False, image["Id"], params["fingerprint"])
+        if image is not None and labels.get(FINGERPRINT_LABEL) == fingerprint:
+            return result(False, image["Id"], fingerprint)
         source = self.api.get(f"/containers/{params['container']}/json")
         if not (source.get("State") or {}).get("Running"):
             raise DockerError(f"container {params['container']} is not running")
         if self.check_mode:
-            return result(True, None, params["fingerprint"])
+            return result(True, None, fingerprint)
         selection = Selection(params["exclude"], params["empty"])
         with tempfile.TemporaryFile(dir=self.tmpdir) as flat:
             export = f"/containers/{params['container']}/export"
@@ -275,7 +291,7 @@ class NodeImage:
                 connection.close()
             flat.seek(0)
             repository, tag = split_name(params["name"])
-            all_labels = dict(params["labels"], **{FINGERPRINT_LABEL: params["fingerprint"]})
+            all_labels = dict(params["labels"], **{FINGERPRINT_LABEL: fingerprint})
             changes = [f"CMD {json.dumps(params['command'])}"]
             changes.extend(f"LABEL {json.dumps(key)}={json.dumps(str(v))}" for key, v in sorted(all_labels.items()))
             connection, response = self.api.open(
@@ -300,7 +316,7 @@ class NodeImage:
             except DockerError as exc:
                 if exc.status != 409:  # still used by a container: it goes when that one does
                     raise
-        return result(True, new, params["fingerprint"], files, left_out)
+        return result(True, new, fingerprint, files, left_out)
 
 
 def main():

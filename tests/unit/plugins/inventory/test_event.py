@@ -156,6 +156,7 @@ def test_host_vars(run):
         "learnhpc_node_roles": ["login"],
         "learnhpc_end_date": "2031-02-28",
         "learnhpc_provider": "docker",
+        "learnhpc_autoscaled": False,
         "ansible_connection": "community.docker.docker",
         "ansible_host": "demo-login",
         "ansible_user": "root",
@@ -170,6 +171,16 @@ def test_several_roles(run):
     assert host_vars(inventory, "tiny-all")["learnhpc_node_roles"] == ["mgmt", "login", "compute"]
     for group in ("event_tiny", "mgmt", "login", "compute"):
         assert members(inventory, group) == ["tiny-all"]
+
+
+def test_autoscaled_nodes_join_their_own_group(run):
+    scaled = node("demo-compute-03")
+    scaled.labels["org.learnhpc.autoscaled"] = "true"
+    inventory = run(FakeClient([*cluster("demo", 2), scaled]))
+    assert members(inventory, "autoscaled") == ["demo-compute-03"]
+    assert members(inventory, "compute") == ["demo-compute-01", "demo-compute-02", "demo-compute-03"]
+    assert host_vars(inventory, "demo-compute-03")["learnhpc_autoscaled"] is True
+    assert host_vars(inventory, "demo-compute-01")["learnhpc_autoscaled"] is False
 
 
 def test_stopped_containers_are_included(run):

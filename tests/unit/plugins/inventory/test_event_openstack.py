@@ -209,6 +209,7 @@ def test_host_vars_login_and_behind_it(os_run):
         "learnhpc_node_roles": ["login"],
         "learnhpc_end_date": "2030-01-01",
         "learnhpc_provider": "openstack",
+        "learnhpc_autoscaled": False,
         "learnhpc_openstack_cloud": "training",
         "learnhpc_openstack_id": "id-demo-login",
         "learnhpc_openstack_status": "ACTIVE",
