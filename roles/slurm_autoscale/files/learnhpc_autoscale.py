@@ -32,7 +32,6 @@ import importlib
 import io
 import json
 import os
-import shlex
 import subprocess
 import sys
 import tarfile
@@ -104,7 +103,7 @@ def slurm_states(names):
     states = {}
     for line in out.splitlines():
         fields = {}
-        for word in shlex.split(line, posix=True) if line.strip() else []:
+        for word in line.split():
             key, sep, value = word.partition("=")
             if sep and key not in fields:
                 fields[key] = value

@@ -1,0 +1,203 @@
+"""The slurm_autoscale role's program: what resume, suspend and reconcile do with Slurm and a provider.
+
+Slurm's commands are replaced by a fake scontrol that records what it was asked and answers
+from a table of node states; the provider is an in-memory one. The molecule scenario
+autoscale runs the same program against real slurmctld and Docker.
+"""
+
+import importlib.util
+import json
+import tarfile
+import time
+from pathlib import Path
+
+import pytest
+
+PROGRAM = Path(__file__).resolve().parents[3] / "roles" / "slurm_autoscale" / "files" / "learnhpc_autoscale.py"
+SPEC = importlib.util.spec_from_file_location("learnhpc_autoscale", PROGRAM)
+autoscale = importlib.util.module_from_spec(SPEC)
+SPEC.loader.exec_module(autoscale)
+
+NODES = ["ev-compute-02", "ev-compute-03"]
+
+
+class FakeSlurm:
+    """scontrol as the program calls it: hostnames, hostlistsorted, show node, update."""
+
+    def __init__(self, states):
+        self.states = states  # name -> (flags, reason)
+        self.updates = []
+
+    def __call__(self, command, check=True):
+        assert command[0] == "scontrol"
+        if command[1:3] == ["show", "hostnames"]:
+            return "\n".join(command[3].split(",")) + "\n"
+        if command[1:3] == ["show", "hostlistsorted"]:
+            return command[3] + "\n"
+        if command[1:3] == ["--oneliner", "show"]:
+            lines = []
+            for name in command[4].split(","):
+                if name in self.states:
+                    flags, reason = self.states[name]
+                    line = f"NodeName={name} Arch=x86_64 State={flags} Partitions=batch"
+                    lines.append(line + (f" Reason={reason}" if reason else ""))
+            return "\n".join(lines) + "\n"
+        if command[1] == "update":
+            self.updates.append(command[2:])
+            return ""
+        raise AssertionError(f"unexpected command {command}")
+
+
+class FakeProvider:
+    def __init__(self, nodes=None, fail=None):
+        self.nodes = dict(nodes or {})
+        self.fail = fail or {}
+        self.created, self.deleted = [], []
+
+    def list(self):
+        return dict(self.nodes)
+
+    def create(self, name, fail=None):
+        self.nodes[name] = {"created": 0}
+        self.created.append(name)
+        if fail or name in self.fail:
+            raise autoscale.ProviderError(fail or self.fail[name])
+        return "started"
+
+    def delete(self, name):
+        self.deleted.append(name)
+        return self.nodes.pop(name, None) is not None
+
+
+@pytest.fixture
+def scaler(monkeypatch, tmp_path):
+    lines = []
+
+    def make(states=None, provider=None, **config):
+        slurm = FakeSlurm(states or {})
+        monkeypatch.setattr(autoscale, "run", slurm)
+        settings = {"event": "ev", "nodes": NODES, "state_dir": str(tmp_path), "orphan_grace_seconds": 0}
+        settings.update(config)
+        provider = provider or FakeProvider()
+        return autoscale.Autoscaler(
+            settings, provider, lambda action, message: lines.append(f"{action}: {message}")
+        ), slurm
+
+    make.lines = lines
+    return make
+
+
+def test_resume_creates_every_node(scaler):
+    scale, slurm = scaler()
+    assert scale.resume(NODES) == 0
+    assert sorted(scale.provider.created) == NODES
+    assert slurm.updates == []
+    assert sum("started" in line for line in scaler.lines) == 2
+
+
+def test_resume_leaves_other_nodes_alone(scaler):
+    scale, _slurm = scaler()
+    scale.resume(["ev-compute-02", "other-compute-01"])
+    assert scale.provider.created == ["ev-compute-02"]
+    assert any("other-compute-01: not an autoscaled node of event ev" in line for line in scaler.lines)
+
+
+def test_failed_resume_removes_the_half_node_and_marks_it_down(scaler):
+    scale, slurm = scaler(provider=FakeProvider(fail={"ev-compute-03": "quota exceeded"}))
+    assert scale.resume(NODES) == 1
+    assert "ev-compute-03" not in scale.provider.nodes
+    assert "ev-compute-02" in scale.provider.nodes
+    assert slurm.updates == [
+        ["nodename=ev-compute-03", "state=DOWN", "reason=learnhpc-autoscale: resume failed, see the autoscale log"]
+    ]
+
+
+def test_injected_failures_are_counted(scaler):
+    scale, slurm = scaler(inject_failures=1)
+    scale.resume(["ev-compute-02"])
+    scale.resume(["ev-compute-03"])
+    assert list(scale.provider.nodes) == ["ev-compute-03"]
+    assert len(slurm.updates) == 1
+    assert any("injected provider failure 1 of 1" in line for line in scaler.lines)
+
+
+def test_suspend_removes_the_nodes(scaler):
+    scale, _slurm = scaler(provider=FakeProvider({"ev-compute-02": {"created": 0}}))
+    assert scale.suspend(NODES) == 0
+    assert scale.provider.nodes == {}
+    assert scaler.lines == ["suspend: ev-compute-02: removed", "suspend: ev-compute-03: was not there"]
+
+
+def test_reconcile_removes_what_slurm_has_powered_down_or_does_not_know(scaler):
+    provider = FakeProvider({n: {"created": 0} for n in ("ev-compute-02", "ev-compute-03", "ev-compute-09")})
+    states = {
+        "ev-compute-02": ("IDLE+CLOUD+POWERED_DOWN", ""),
+        "ev-compute-03": ("MIXED+CLOUD", ""),
+    }
+    scale, slurm = scaler(states, provider)
+    scale.reconcile()
+    assert sorted(provider.nodes) == ["ev-compute-03"]
+    assert slurm.updates == []
+    assert "reconcile: ev-compute-02: removed from the provider (powered down in Slurm)" in scaler.lines
+    assert "reconcile: ev-compute-09: removed from the provider (unknown to Slurm)" in scaler.lines
+
+
+def test_reconcile_spares_young_and_booting_nodes(scaler):
+    provider = FakeProvider({"ev-compute-02": {"created": time.time()}, "ev-compute-03": {"created": 0}})
+    states = {"ev-compute-02": ("IDLE+CLOUD+POWERED_DOWN", ""), "ev-compute-03": ("IDLE+CLOUD+POWERING_UP", "")}
+    scale, slurm = scaler(states, provider, orphan_grace_seconds=60)
+    scale.reconcile()
+    assert sorted(provider.nodes) == ["ev-compute-02", "ev-compute-03"]
+    assert slurm.updates == []
+
+
+@pytest.mark.parametrize(
+    ("flags", "reason", "update"),
+    [
+        # Our resume failed: DOWN, still POWERING_UP until ResumeTimeout.
+        ("DOWN+CLOUD+NOT_RESPONDING+POWERING_UP", "learnhpc-autoscale: resume failed", "state=POWER_DOWN_FORCE"),
+        # Slurm gave up waiting: DOWN and POWERED_DOWN.
+        ("DOWN+CLOUD+POWERED_DOWN+NOT_RESPONDING", "ResumeTimeout reached [slurm@2030-01-01T00:00:00]", "state=RESUME"),
+        # Up in Slurm, gone at the provider.
+        ("IDLE+CLOUD", "", "state=POWER_DOWN_FORCE"),
+    ],
+)
+def test_reconcile_resets_nodes_in_slurm(scaler, flags, reason, update):
+    scale, slurm = scaler({"ev-compute-02": (flags, reason), "ev-compute-03": ("IDLE+CLOUD+POWERED_DOWN", "")})
+    scale.reconcile()
+    assert len(slurm.updates) == 1
+    assert slurm.updates[0][:2] == ["nodename=ev-compute-02", update]
+
+
+def test_reconcile_leaves_a_node_downed_by_an_admin(scaler):
+    scale, slurm = scaler({"ev-compute-02": ("DOWN+CLOUD+POWERED_DOWN", "bad memory [root@2030-01-01T00:00:00]")})
+    scale.reconcile()
+    assert slurm.updates == []
+
+
+def test_node_files_archive_keeps_owner_and_mode(tmp_path):
+    files = tmp_path / "node-files.json"
+    files.write_text(
+        json.dumps([{"path": "/etc/munge/munge.key", "content": "c2VjcmV0", "mode": "0400", "uid": 105, "gid": 107}])
+    )
+    archive = tmp_path / "files.tar"
+    archive.write_bytes(autoscale.node_files_archive(str(files)))
+    with tarfile.open(archive) as tar:
+        (member,) = tar.getmembers()
+        assert (member.name, member.mode, member.uid, member.gid) == ("etc/munge/munge.key", 0o400, 105, 107)
+        assert tar.extractfile(member).read() == b"secret"
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["/usr/local/sbin/learnhpc-resume", "ev-compute-[02-03]"], ("resume", "ev-compute-[02-03]")),
+        (["/usr/local/sbin/learnhpc-reconcile"], ("reconcile", None)),
+        (["learnhpc_autoscale.py", "suspend", "ev-compute-02"], ("suspend", "ev-compute-02")),
+        (["learnhpc_autoscale.py", "reconcile", "ev-compute-02"], None),
+        (["/usr/local/sbin/learnhpc-resume"], None),
+        (["learnhpc_autoscale.py", "grow"], None),
+    ],
+)
+def test_command_line(argv, expected):
+    assert autoscale.parse_arguments(argv) == expected
