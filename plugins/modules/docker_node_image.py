@@ -79,6 +79,8 @@ options:
       - Seconds to wait for the engine to export or import the file system.
     type: int
     default: 600
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
     support: full
