@@ -141,6 +141,7 @@ expected_seconds() {
         molecule:nfs) echo 150 ;;
         molecule:munge) echo 100 ;;
         molecule:reap) echo 150 ;;
+        molecule:slurm_rest) echo 350 ;;
         *) echo 300 ;;
     esac
 }
