@@ -141,7 +141,7 @@ expected_seconds() {
         molecule:nfs) echo 150 ;;
         molecule:munge) echo 100 ;;
         molecule:reap) echo 150 ;;
-        molecule:slurm_rest) echo 350 ;;
+        molecule:slurm_rest) echo 420 ;;
         *) echo 300 ;;
     esac
 }
