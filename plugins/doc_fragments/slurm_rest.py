@@ -45,4 +45,6 @@ options:
     default: 30
 notes:
   - The modules talk to Slurm's REST API, version C(v0.0.38) (slurmrestd 22.05, Debian 12).
+  - Both are in the action group C(learnhpc.cluster.slurm_rest), so that C(module_defaults) for
+    C(group/learnhpc.cluster.slurm_rest) can set O(url) and O(ca_path) once.
 """
