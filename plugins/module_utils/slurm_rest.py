@@ -30,7 +30,8 @@ from ansible.module_utils.basic import AnsibleModule, env_fallback
 from ansible.module_utils.urls import SSLValidationError, open_url
 
 API_VERSION = "v0.0.38"
-USER_RE = re.compile(r"^[a-z_][a-z0-9_.-]{0,31}$")
+# A user name as slurmctld may know it (sssd may give fully qualified ones, user@domain).
+USER_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.@-]{0,63}$")
 _B64URL_RE = re.compile(r"^[A-Za-z0-9_-]+={0,2}$")
 # Job states (base states and the flags Slurm prints instead of them) of a job that has ended
 # or is ending; anything else (PENDING, RUNNING, SUSPENDED, CONFIGURING, REQUEUED, ...) is active.
