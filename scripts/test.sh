@@ -142,6 +142,7 @@ expected_seconds() {
         molecule:munge) echo 100 ;;
         molecule:reap) echo 150 ;;
         molecule:autoscale) echo 600 ;;
+        molecule:slurm_rest) echo 420 ;;
         *) echo 300 ;;
     esac
 }

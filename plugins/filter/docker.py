@@ -10,6 +10,8 @@ SHARED_DIRS = ("home", "project", "scratch")
 # The engine's socket, given to the management node when the event autoscales (its resume and
 # suspend programs create and remove compute nodes through it).
 DOCKER_SOCKET = "/var/run/docker.sock"
+# The job gateway's HTTPS port inside the login node (role slurm_rest's slurm_rest_https_port).
+REST_PORT = 6820
 
 
 def docker_node_container(node, event):
@@ -18,9 +20,10 @@ def docker_node_container(node, event):
     Every container of the event carries the event's labels and its node roles, sits on the
     event's network, and mounts the event's shared volumes at /home, /project and /scratch.
     Only the login node publishes ports, on the event's bind address: 22 for SSH and 443
-    for HTTPS. Compute nodes get the CPU and memory limits of the event, if any. With EESSI
-    on, every node gets /dev/fuse, which the CernVM-FS client mounts through. When the event
-    autoscales (``autoscale_names`` not empty), the management node gets the engine's socket.
+    for HTTPS, and with services.slurm_rest the job gateway's port. Compute nodes get the CPU
+    and memory limits of the event, if any. With EESSI on, every node gets /dev/fuse, which
+    the CernVM-FS client mounts through. When the event autoscales (``autoscale_names`` not
+    empty), the management node gets the engine's socket.
     """
     try:
         name = event["name"]
@@ -48,6 +51,8 @@ def docker_node_container(node, event):
                 f"{address}:{docker['ssh_port']}:22",
                 f"{address}:{docker['https_port']}:443",
             ]
+            if event.get("services", {}).get("slurm_rest"):
+                container["published_ports"].append(f"{address}:{docker['rest_port']}:{REST_PORT}")
         if event.get("software", {}).get("eessi"):
             container["devices"] = ["/dev/fuse"]
         if "mgmt" in roles and event.get("autoscale_names"):

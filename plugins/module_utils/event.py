@@ -67,7 +67,7 @@ SSH_KEY_TYPES = (
 )
 # Accounts the nodes have already, or that the services of the cluster use.
 RESERVED_USER_NAMES = frozenset(
-    ("root", "daemon", "bin", "sys", "nobody", "debian", "slurm", "munge", "jupyterhub", "ldap", "cvmfs")
+    ("root", "daemon", "bin", "sys", "nobody", "debian", "slurm", "munge", "jupyterhub", "ldap", "cvmfs", "slurmrestd")
 )
 
 TOP_KEYS = (
@@ -89,7 +89,7 @@ TOP_KEYS = (
 NODES_KEYS = ("mgmt", "login", "compute")
 NODE_KEYS = ("name", "flavor")
 COMPUTE_KEYS = ("count", "max_count", "prefix", "flavor")
-DOCKER_KEYS = ("image", "ssh_port", "https_port", "bind_address", "node_cpus", "node_memory_mb")
+DOCKER_KEYS = ("image", "ssh_port", "https_port", "bind_address", "node_cpus", "node_memory_mb", "rest_port")
 OPENSTACK_KEYS = (
     "cloud",
     "image",
@@ -105,7 +105,7 @@ ACCOUNTS_KEYS = ("guests", "prefix", "instructors", "grace_days", "uid_start")
 INSTRUCTOR_KEYS = ("name", "ssh_key", "email")
 BUDGET_KEYS = ("core_hours_per_guest",)
 SOFTWARE_KEYS = ("eessi", "eessi_version", "cvmfs_proxy")
-SERVICES_KEYS = ("jupyterhub", "globus")
+SERVICES_KEYS = ("jupyterhub", "globus", "slurm_rest")
 JUPYTERHUB_KEYS = ("cpus", "memory_gb", "hours", "idle_minutes")
 AUTOSCALE_KEYS = ("suspend_minutes", "resume_timeout_minutes", "reconcile_minutes")
 
@@ -119,6 +119,8 @@ DEFAULTS = {
     "docker_image": "learnhpc/debian-systemd:12",
     "ssh_port": 2222,
     "https_port": 8443,
+    # The job gateway's HTTPS port (services.slurm_rest), published only when it is on.
+    "rest_port": 6820,
     "bind_address": "127.0.0.1",
     "network_cidr": "10.42.0.0/24",
     "ssh_user": "debian",
@@ -503,6 +505,7 @@ def _check_docker(c, data, provider):
         "bind_address": c.string(docker, "bind_address", "docker", default=DEFAULTS["bind_address"]),
         "node_cpus": c.number(docker, "node_cpus", "docker", what="CPUs"),
         "node_memory_mb": c.integer(docker, "node_memory_mb", "docker", minimum=256, nullable=True),
+        "rest_port": c.integer(docker, "rest_port", "docker", default=DEFAULTS["rest_port"], minimum=1, maximum=65535),
     }
     if out["ssh_port"] is not _BAD and out["ssh_port"] == out["https_port"]:
         c.error("docker.https_port", f"must differ from docker.ssh_port, both are {out['ssh_port']}")
@@ -801,6 +804,16 @@ def _check_autoscale(c, data, provider, nodes):
     }
 
 
+def _check_rest_port(c, docker, services):
+    """With services.slurm_rest on the docker provider, the gateway's port is published too."""
+    if docker in (None, _BAD) or services is _BAD or services["slurm_rest"] is not True:
+        return
+    rest = docker["rest_port"]
+    for key in ("ssh_port", "https_port"):
+        if rest is not _BAD and docker[key] is not _BAD and rest == docker[key]:
+            c.error("docker.rest_port", f"must differ from docker.{key}, both are {rest}")
+
+
 def _contains_bad(value):
     if value is _BAD:
         return True
@@ -884,6 +897,7 @@ def validate_event(data, name, today=None, *, path=None, check_dates=True, event
     }
     event["jupyterhub"] = _check_jupyterhub(c, data, event["services"])
     event["autoscale"] = _check_autoscale(c, data, provider, nodes)
+    _check_rest_port(c, event["docker"], event["services"])
     if c.errors:
         return _finish(c, None, warnings)
     if _contains_bad(event):  # pragma: no cover - every _BAD comes with an error

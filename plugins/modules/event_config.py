@@ -171,8 +171,8 @@ event:
       sample: ["demo-compute-03", "demo-compute-04"]
     docker:
       description:
-        - The Docker settings C(image), C(ssh_port), C(https_port), C(bind_address), C(node_cpus) and
-          C(node_memory_mb); null when the provider is V(openstack).
+        - The Docker settings C(image), C(ssh_port), C(https_port), C(bind_address), C(node_cpus),
+          C(node_memory_mb) and C(rest_port); null when the provider is V(openstack).
       type: dict
       returned: success
       sample:
@@ -182,6 +182,7 @@ event:
         bind_address: 127.0.0.1
         node_cpus: null
         node_memory_mb: null
+        rest_port: 6820
     openstack:
       description:
         - The OpenStack settings C(cloud), C(image), C(flavors), C(network_cidr), C(external_network),
@@ -220,10 +221,10 @@ event:
       returned: success
       sample: {"eessi": false, "eessi_version": "2023.06", "cvmfs_proxy": false}
     services:
-      description: C(jupyterhub) and C(globus), both bool.
+      description: C(jupyterhub), C(globus) and C(slurm_rest), all bool.
       type: dict
       returned: success
-      sample: {"jupyterhub": false, "globus": false}
+      sample: {"jupyterhub": false, "globus": false, "slurm_rest": false}
     jupyterhub:
       description:
         - The most one notebook server may ask for, C(cpus), C(memory_gb) and C(hours) (its time limit), and

@@ -14,6 +14,7 @@ EVENT = {
         "bind_address": "127.0.0.1",
         "ssh_port": 2222,
         "https_port": 8443,
+        "rest_port": 6820,
         "node_cpus": 1,
         "node_memory_mb": 1024,
     },
@@ -31,6 +32,15 @@ def test_login_publishes_ssh_and_https_on_the_bind_address_only():
         "org.learnhpc.expires": "2030-12-31",
         "org.learnhpc.provider": "docker",
     }
+
+
+def test_login_publishes_the_job_gateway_only_when_it_is_on():
+    event = {**EVENT, "services": {"slurm_rest": True}, "docker": {**EVENT["docker"], "rest_port": 16820}}
+    container = docker_node_container({"name": "demo-login", "roles": ["login"]}, event)
+    assert container["published_ports"] == ["127.0.0.1:2222:22", "127.0.0.1:8443:443", "127.0.0.1:16820:6820"]
+    assert docker_node_container({"name": "demo-mgmt", "roles": ["mgmt"]}, event)["published_ports"] == []
+    off = {**EVENT, "services": {"slurm_rest": False}}
+    assert len(docker_node_container({"name": "demo-login", "roles": ["login"]}, off)["published_ports"]) == 2
 
 
 def test_expiry_date_is_labelled():

@@ -110,6 +110,7 @@ def test_minimal_docker_event_gets_every_default():
         "bind_address": "127.0.0.1",
         "node_cpus": None,
         "node_memory_mb": None,
+        "rest_port": 6820,
     }
     assert event["openstack"] is None
     assert event["accounts"] == {
@@ -121,7 +122,7 @@ def test_minimal_docker_event_gets_every_default():
     }
     assert event["budget"] == {"core_hours_per_guest": None}
     assert event["software"] == {"eessi": False, "eessi_version": "2023.06", "cvmfs_proxy": False}
-    assert event["services"] == {"jupyterhub": False, "globus": False}
+    assert event["services"] == {"jupyterhub": False, "globus": False, "slurm_rest": False}
     assert event["autoscale"] == {"suspend_minutes": 10, "resume_timeout_minutes": 5, "reconcile_minutes": 2}
     assert event["autoscale_names"] == []
 
@@ -570,11 +571,12 @@ def test_docker_settings():
         "bind_address": "0.0.0.0",
         "node_cpus": 2,
         "node_memory_mb": 2048,
+        "rest_port": 16820,
     }
     assert ok(docker_event(docker=docker))["docker"] == docker
 
 
-@pytest.mark.parametrize("key", ["ssh_port", "https_port"])
+@pytest.mark.parametrize("key", ["ssh_port", "https_port", "rest_port"])
 @pytest.mark.parametrize("value", [0, 65536, -22, "2222", True, 22.0])
 def test_docker_ports_invalid(key, value):
     other = {"ssh_port": 2222, "https_port": 8443}
@@ -590,6 +592,14 @@ def test_docker_port_bounds(port):
 def test_https_port_must_differ_from_ssh_port():
     fails(docker_event(docker={"ssh_port": 8443}), "docker.https_port", "must differ from docker.ssh_port")
     fails(docker_event(docker={"ssh_port": 2000, "https_port": 2000}), "docker.https_port", "both are 2000")
+
+
+@pytest.mark.parametrize("key", ["ssh_port", "https_port"])
+def test_rest_port_must_differ_from_the_others_when_the_gateway_is_on(key):
+    docker = {"ssh_port": 2222, "https_port": 8443, key: 6820}
+    fails(docker_event(docker=docker, services={"slurm_rest": True}), "docker.rest_port", f"differ from docker.{key}")
+    # Unused without the gateway: an event may keep a port that happens to be the default.
+    assert ok(docker_event(docker=docker))["docker"][key] == 6820
 
 
 @pytest.mark.parametrize("address", ["0.0.0.0", "192.0.2.7", "::1", "::"])
@@ -988,13 +998,13 @@ def test_cvmfs_proxy_with_bad_nodes_reports_only_the_nodes():
     assert [e for e in errors if "cvmfs_proxy" in e] == []
 
 
-@pytest.mark.parametrize("key", ["jupyterhub", "globus"])
+@pytest.mark.parametrize("key", ["jupyterhub", "globus", "slurm_rest"])
 def test_services(key):
     assert ok(docker_event(services={key: True}))["services"][key] is True
     assert ok(docker_event(services={key: False}))["services"][key] is False
 
 
-@pytest.mark.parametrize("key", ["jupyterhub", "globus"])
+@pytest.mark.parametrize("key", ["jupyterhub", "globus", "slurm_rest"])
 @pytest.mark.parametrize("value", ["yes", 1, [True]])
 def test_services_invalid(key, value):
     fails(docker_event(services={key: value}), f"services.{key}", "must be true or false")
