@@ -1,16 +1,15 @@
-#!/usr/bin/env python3
 # Copyright: learnhpc.cluster developers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Slurm's power-saving programs for an event's autoscaled compute nodes.
 
-slurmctld runs this program, as SlurmUser, under four names (symbolic links):
+slurmctld runs this program, as SlurmUser, through four commands (each runs
+``python3 learnhpc_autoscale.py ACTION [HOSTLIST]``):
 
   learnhpc-resume HOSTLIST       ResumeProgram: create the nodes at the provider
   learnhpc-suspend HOSTLIST      SuspendProgram: remove them
   learnhpc-resume-fail HOSTLIST  ResumeFailProgram: remove what exists of nodes that did not join in time
   learnhpc-reconcile             (systemd timer) compare Slurm's nodes with the provider's, clean up both
-
-or as ``learnhpc_autoscale.py ACTION [HOSTLIST]``. Its settings are in the JSON file
+ Its settings are in the JSON file
 ``LEARNHPC_AUTOSCALE_CONFIG`` (default /etc/learnhpc-autoscale/config.json), written by the
 slurm_autoscale role. Every action takes one lock, so a resume and a reconcile never race,
 and writes one line per node and action to the log.
