@@ -97,7 +97,7 @@ def need_endpoint(state):
     if endpoint is None:
         raise Refused("Error: there is no endpoint; run globus-connect-server endpoint setup first")
     if given != endpoint["id"]:
-        raise Refused(f"Error: set GCS_CLI_ENDPOINT_ID to the endpoint's ID to use service credentials, got {given!r}", 4)
+        raise Refused(f"Error: set GCS_CLI_ENDPOINT_ID to the endpoint's ID for service credentials, got {given!r}", 4)
     return endpoint
 
 
@@ -137,12 +137,14 @@ def endpoint_setup(args, state):
     endpoint["domain_name"] = endpoint["id"][:6] + ".standin.data.globus.invalid"
     state.update(endpoint=endpoint, gateways=[], collections=[])
     with open(key, "w", encoding="utf-8") as stream:  # the umask's mode, as a program would
-        json.dump({"client_id": endpoint["id"], "secret": uuid.uuid4().hex, "DATA_TYPE": "deployment_key#1.0.0"}, stream)
+        json.dump(
+            {"DATA_TYPE": "deployment_key#1.0.0", "client_id": endpoint["id"], "secret": uuid.uuid4().hex}, stream
+        )
     return f"Created the endpoint {endpoint['id']}\nDeployment key: {key}"
 
 
 def node_setup(args, state):
-    _, options = parse(args, values=("--deployment-key", "--ip-address"), pairs=("--incoming-port-range",))
+    _positional, options = parse(args, values=("--deployment-key", "--ip-address"), pairs=("--incoming-port-range",))
     if os.geteuid() != 0:
         raise Refused("Error: node setup must run as root")
     with open(options.get("--deployment-key", "deployment-key.json"), encoding="utf-8") as stream:
@@ -166,7 +168,7 @@ def node_setup(args, state):
 def storage_gateway(args, state):
     need_endpoint(state)
     if args[:1] == ["list"]:
-        _, options = parse(args[1:], values=("--format",))
+        _positional, options = parse(args[1:], values=("--format",))
         if options.get("--format") != "json":
             raise Refused("Error: the stand-in answers --format json only", 2)
         return json.dumps([{"DATA_TYPE": "result#1.0.0", "data": state["gateways"], "has_next_page": False}])
@@ -190,9 +192,7 @@ def storage_gateway(args, state):
     if "--restrict-paths" in options:
         gateway["restrict_paths"] = read_policy(options["--restrict-paths"], "path_restrictions#1.0.0")
     if "--identity-mapping" in options:
-        gateway["identity_mappings"] = [
-            read_policy(options["--identity-mapping"], "expression_identity_mapping#1.0.0")
-        ]
+        gateway["identity_mappings"] = [read_policy(options["--identity-mapping"], "expression_identity_mapping#1.0.0")]
     if "--authentication-timeout-mins" in options:
         gateway["authentication_timeout_mins"] = int(options["--authentication-timeout-mins"])
     state["gateways"].append(gateway)
@@ -202,7 +202,7 @@ def storage_gateway(args, state):
 def collection(args, state):
     need_endpoint(state)
     if args[:1] == ["list"]:
-        _, options = parse(args[1:], values=("--format",))
+        _positional, options = parse(args[1:], values=("--format",))
         if options.get("--format") != "json":
             raise Refused("Error: the stand-in answers --format json only", 2)
         return json.dumps(state["collections"])
@@ -239,7 +239,7 @@ def node_cleanup(args, state):
 
 
 def endpoint_cleanup(args, state):
-    _, options = parse(args, values=("--deployment-key",), flags=("--agree-to-delete-endpoint",))
+    _positional, options = parse(args, values=("--deployment-key",), flags=("--agree-to-delete-endpoint",))
     if not options.get("--agree-to-delete-endpoint"):
         raise Refused("Error: agree to delete the endpoint (--agree-to-delete-endpoint)", 2)
     with open(options.get("--deployment-key", "deployment-key.json"), encoding="utf-8") as stream:
