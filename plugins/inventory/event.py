@@ -19,7 +19,8 @@ description:
     labels (OpenStack metadata) C(org.learnhpc.event), C(org.learnhpc.roles) and C(org.learnhpc.end_date)
     described in C(docs/contracts.md) of the collection.
   - Every node becomes a host named like its container (server). It joins the group C(event_<event>), where every
-    C(-) of the event name is replaced by C(_), and the groups C(mgmt), C(login) and C(compute) of its node roles.
+    C(-) of the event name is replaced by C(_), and the groups C(mgmt), C(login), C(compute) and C(dtn) (a data
+    transfer node) of its node roles.
     A play for one event targets for example C(event_demo:&compute). Compute nodes that Slurm created (the label
     or metadata C(org.learnhpc.autoscaled=true), role C(slurm_autoscale)) also join the group C(autoscaled), and the
     playbooks leave them alone (C(event_demo:&compute:!autoscaled)), as they come and go with the queue.
@@ -30,8 +31,9 @@ description:
     C(ansible_host=<container name>), C(ansible_user=root) and C(learnhpc_docker_state) (the state of the
     container, for example V(running) or V(exited)); stopped containers are included.'
   - 'OpenStack servers get C(ansible_user), C(ansible_host), C(learnhpc_openstack_cloud) (the name of the cloud in
-    C(clouds.yaml)), C(learnhpc_openstack_id) (the server ID) and C(learnhpc_openstack_status) (for example
-    V(ACTIVE), V(BUILD), V(SHUTOFF) or V(ERROR)); servers in every status are included. C(ansible_user) is the
+    C(clouds.yaml)), C(learnhpc_openstack_id) (the server ID), C(learnhpc_openstack_status) (for example
+    V(ACTIVE), V(BUILD), V(SHUTOFF) or V(ERROR)) and, when it has one, C(learnhpc_openstack_floating_ip); servers in
+    every status are included. C(ansible_user) is the
     server''s metadata C(org.learnhpc.ssh_user) when it has it, else O(ssh_user).'
   - 'How OpenStack servers are reached: the login node of an event (node role C(login)) at its floating IP; every
     other node of the event at its fixed IP, through the login node - C(ansible_ssh_common_args) holds
@@ -256,7 +258,8 @@ LABEL_ROLES = "org.learnhpc.roles"
 LABEL_END_DATE = "org.learnhpc.end_date"
 LABEL_SSH_USER = "org.learnhpc.ssh_user"
 LABEL_AUTOSCALED = "org.learnhpc.autoscaled"
-NODE_ROLES = ("mgmt", "login", "compute")
+# dtn: a data transfer node (the Globus endpoint's, with globus.node dtn in the event file).
+NODE_ROLES = ("mgmt", "login", "compute", "dtn")
 EVENT_NAME = re.compile(r"^[a-z](?:[a-z0-9-]{0,22}[a-z0-9])?$")
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 USER_NAME = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
@@ -721,7 +724,11 @@ class OpenStackProvider:
                     "learnhpc_openstack_id": server.get("id"),
                     "learnhpc_openstack_status": server.get("status"),
                 }
-                nodes.append((node, server_addresses(server.get("addresses"))))
+                addresses = server_addresses(server.get("addresses"))
+                if addresses[1]:
+                    # Not only the login node's: the Globus endpoint's data transfer node has one too.
+                    node["vars"]["learnhpc_openstack_floating_ip"] = addresses[1]
+                nodes.append((node, addresses))
         except self.sdk.errors as exc:
             self._fail(cloud, "listing the servers", exc)
         self._add_addresses(cloud, nodes)

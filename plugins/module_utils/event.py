@@ -33,6 +33,12 @@ else:
     HAS_YAML = True
     YAML_IMPORT_ERROR = None
 
+from ansible_collections.learnhpc.cluster.plugins.module_utils.globus import (
+    DOMAIN_RE,
+    DOMAIN_RULE,
+    identity_error,
+)
+
 # docs/contracts.md: lower-case letters, digits and "-", starting with a letter, not ending
 # with "-", at most 24 characters.
 EVENT_NAME_RE = re.compile(r"^(?:[a-z]|[a-z][a-z0-9-]{0,22}[a-z0-9])$")
@@ -85,8 +91,10 @@ TOP_KEYS = (
     "services",
     "jupyterhub",
     "autoscale",
+    "globus",
 )
-NODES_KEYS = ("mgmt", "login", "compute")
+# nodes.dtn: only with globus.node dtn (a node of its own for the Globus endpoint).
+NODES_KEYS = ("mgmt", "login", "compute", "dtn")
 NODE_KEYS = ("name", "flavor")
 COMPUTE_KEYS = ("count", "max_count", "prefix", "flavor")
 DOCKER_KEYS = ("image", "ssh_port", "https_port", "bind_address", "node_cpus", "node_memory_mb", "rest_port")
@@ -108,6 +116,18 @@ SOFTWARE_KEYS = ("eessi", "eessi_version", "cvmfs_proxy")
 SERVICES_KEYS = ("jupyterhub", "globus", "slurm_rest")
 JUPYTERHUB_KEYS = ("cpus", "memory_gb", "hours", "idle_minutes")
 AUTOSCALE_KEYS = ("suspend_minutes", "resume_timeout_minutes", "reconcile_minutes")
+GLOBUS_KEYS = (
+    "node",
+    "display_name",
+    "organization",
+    "contact_email",
+    "owner",
+    "domain",
+    "credentials_file",
+    "agree_to_letsencrypt_tos",
+)
+# Where the Globus endpoint runs: the login node, or a data transfer node of its own.
+GLOBUS_NODES = ("login", "dtn")
 
 DEFAULTS = {
     "description": "",
@@ -140,6 +160,7 @@ DEFAULTS = {
     "autoscale_suspend_minutes": 10,
     "autoscale_resume_timeout_minutes": {"docker": 5, "openstack": 15},
     "autoscale_reconcile_minutes": 2,
+    "dtn_name": "dtn",
 }
 # From this many compute nodes (max_count) on, software.cvmfs_proxy defaults to true.
 CVMFS_PROXY_FROM = 4
@@ -814,6 +835,159 @@ def _check_rest_port(c, docker, services):
             c.error("docker.rest_port", f"must differ from docker.{key}, both are {rest}")
 
 
+def _check_dtn(c, data, provider):
+    """nodes.dtn: the data transfer node's short name and flavor."""
+    nodes = data.get("nodes") if isinstance(data.get("nodes"), dict) else {}
+    section = c.section(nodes, "dtn", "nodes", NODE_KEYS)
+    if section is _BAD:
+        return _BAD
+    dtn = {
+        "name": c.string(
+            section, "name", "nodes.dtn", default=DEFAULTS["dtn_name"], pattern=HOST_LABEL_RE, rule=HOST_LABEL_RULE
+        ),
+        "flavor": c.string(section, "flavor", "nodes.dtn"),
+    }
+    if provider == "docker" and dtn["flavor"] not in (None, _BAD):
+        c.error("nodes.dtn.flavor", "is only used with provider openstack; remove it")
+    return dtn
+
+
+def _globus_credentials_file(c, section, label):
+    """The credentials file, absolute (relative to the event file's directory), or None."""
+    value = c.string(section, "credentials_file", "globus")
+    if value in (None, _BAD):
+        return value
+    path = value if os.path.isabs(value) else os.path.join(os.path.dirname(os.path.abspath(label)), value)
+    if not os.path.isfile(path):
+        c.error(
+            "globus.credentials_file",
+            f"no such file: {path} (a YAML file, plain or ansible-vault, with globus_endpoint_client_id and "
+            "globus_endpoint_client_secret)",
+        )
+        return _BAD
+    return path
+
+
+def _check_globus_keys(c, section, event):
+    """The endpoint's settings of the globus section."""
+    required = {
+        "organization": "the organization that runs the endpoint, as Globus shows it",
+        "contact_email": "an e-mail address where users reach the endpoint's administrators",
+        "domain": f"{DOMAIN_RULE}, whose users may use the endpoint (user@domain is the local user)",
+    }
+    for key, what in required.items():
+        if section.get(key) is None:
+            c.error(f"globus.{key}", f"is required: {what}")
+    owner = c.string(section, "owner", "globus")
+    if owner not in (None, _BAD) and identity_error(owner):
+        c.error("globus.owner", f"{identity_error(owner)}, or null for the service credentials' own identity")
+        owner = _BAD
+    agree = section.get("agree_to_letsencrypt_tos")
+    if agree is not True:
+        c.error(
+            "globus.agree_to_letsencrypt_tos",
+            "must be true: the endpoint's certificate comes from Let's Encrypt, whose terms "
+            f"(https://letsencrypt.org/repository/) you agree to by setting it, got {show(agree)}",
+        )
+    description = event["description"] if event["description"] is not _BAD else ""
+    return {
+        "display_name": c.string(section, "display_name", "globus", default=description or event["name"]),
+        "organization": c.string(section, "organization", "globus") or _BAD,
+        "contact_email": c.string(
+            section, "contact_email", "globus", pattern=EMAIL_RE, rule="an e-mail address such as hpc@example.org"
+        )
+        or _BAD,
+        "owner": owner,
+        "domain": c.string(section, "domain", "globus", pattern=DOMAIN_RE, rule=DOMAIN_RULE) or _BAD,
+        "agree_to_letsencrypt_tos": True if agree is True else _BAD,
+    }
+
+
+def _check_globus(c, data, event, label):
+    """``(globus, dtn)``: the globus section (None when services.globus is off) and nodes.dtn (or None)."""
+    section = c.section(data, "globus", "", GLOBUS_KEYS)
+    services = event["services"]
+    has_dtn = isinstance(data.get("nodes"), dict) and data["nodes"].get("dtn") is not None
+    if section is _BAD or services is _BAD:
+        return _BAD, None
+    if services["globus"] is not True:
+        if section:
+            c.error("globus", "needs services.globus: true (these settings are the Globus endpoint's)")
+        if has_dtn:
+            c.error("nodes.dtn", "is only used with services.globus: true and globus.node: dtn")
+        return (None if not (section or has_dtn) else _BAD), None
+    jupyterhub = services["jupyterhub"] is True
+    node = section.get("node")
+    if node is None:
+        node = "dtn" if jupyterhub else "login"
+    elif node not in GLOBUS_NODES:
+        c.error("globus.node", f"must be one of: {', '.join(GLOBUS_NODES)}, got {show(node)}")
+        node = _BAD
+    elif node == "login" and jupyterhub:
+        c.error(
+            "globus.node",
+            "login cannot hold the Globus endpoint while services.jupyterhub is on: both need the login node's "
+            "port 443; use dtn (a node of its own, the default then)",
+        )
+        node = _BAD
+    dtn = None
+    if node == "dtn":
+        dtn = _check_dtn(c, data, event["provider"])
+    elif has_dtn:
+        c.error("nodes.dtn", "is only used with globus.node: dtn")
+    out = {"node": node}
+    out.update(_check_globus_keys(c, section, event))
+    out["credentials_file"] = _globus_credentials_file(c, section, label)
+    return out, dtn
+
+
+def _check_dtn_name(c, event_name, nodes, dtn):
+    """The data transfer node's full name must be new and short enough."""
+    if nodes is _BAD or dtn in (None, _BAD) or dtn["name"] is _BAD:
+        return
+    if any(nodes[role] is _BAD for role in NODE_ROLES):
+        return
+    full = f"{event_name}-{dtn['name']}"
+    compute = nodes["compute"]
+    taken = [f"{event_name}-{nodes[role]['name']}" for role in ("mgmt", "login") if nodes[role]["name"] is not _BAD]
+    if _BAD not in (compute["prefix"], compute["max_count"]):
+        taken.extend(
+            f"{event_name}-{compute_short_name(compute['prefix'], i, compute['max_count'])}"
+            for i in range(1, compute["max_count"] + 1)
+        )
+    if full in taken:
+        c.error("nodes.dtn.name", f"the node name {full!r} is taken by another node of the event")
+    if len(full) > MAX_HOST_NAME:
+        c.error(
+            "nodes.dtn.name", f"the node name {full!r} has {len(full)} characters, at most {MAX_HOST_NAME} are allowed"
+        )
+
+
+def _place_globus(c, event, nodes, dtn):
+    """The Globus endpoint's node: nodes.dtn (its flavor that of the login node unless given), node_name, warnings."""
+    globus = event["globus"]
+    if not globus:
+        return
+    if dtn is not None:
+        nodes["dtn"] = dtn
+        if event["provider"] == "openstack" and dtn["flavor"] is None:
+            dtn["flavor"] = event["openstack"]["flavors"]["login"]
+    node = nodes[globus["node"]]["name"]
+    globus["node_name"] = f"{event['name']}-{node}"
+    if event["provider"] == "openstack":
+        c.warn(
+            "globus",
+            f"TCP 443 and 50000-51000 of {event['name']}-{node} are open to the whole internet: Globus's services "
+            "and other endpoints connect from anywhere",
+        )
+    else:
+        c.warn(
+            "globus",
+            "the docker provider publishes no Globus data ports (50000-51000), and port 443 only on "
+            "docker.bind_address: the endpoint is set up, but Globus cannot reach it for transfers",
+        )
+
+
 def _contains_bad(value):
     if value is _BAD:
         return True
@@ -839,6 +1013,8 @@ def _derived(name, nodes, end, grace_days):
         for role in ("mgmt", "login")
     ]
     nodes_list.extend({"name": f"{name}-{short}", "short": short, "roles": ["compute"]} for short in compute_short)
+    if "dtn" in nodes:
+        nodes_list.append({"name": f"{name}-{nodes['dtn']['name']}", "short": nodes["dtn"]["name"], "roles": ["dtn"]})
     return {
         "nodes_list": nodes_list,
         "compute_names": [f"{name}-{short}" for short in compute_short],
@@ -898,6 +1074,9 @@ def validate_event(data, name, today=None, *, path=None, check_dates=True, event
     event["jupyterhub"] = _check_jupyterhub(c, data, event["services"])
     event["autoscale"] = _check_autoscale(c, data, provider, nodes)
     _check_rest_port(c, event["docker"], event["services"])
+    event["globus"], dtn = _check_globus(c, data, event, label)
+    if problem is None:
+        _check_dtn_name(c, name, nodes, dtn)
     if c.errors:
         return _finish(c, None, warnings)
     if _contains_bad(event):  # pragma: no cover - every _BAD comes with an error
@@ -907,6 +1086,7 @@ def validate_event(data, name, today=None, *, path=None, check_dates=True, event
         for role in NODE_ROLES:
             if nodes[role]["flavor"] is None:
                 nodes[role]["flavor"] = event["openstack"]["flavors"][role]
+    _place_globus(c, event, nodes, dtn)
     event.update(_derived(name, nodes, end, event["accounts"]["grace_days"]))
     event["start_date"] = start.isoformat()
     event["end_date"] = end.isoformat()

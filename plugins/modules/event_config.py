@@ -142,9 +142,17 @@ event:
           type: dict
           returned: success
           sample: {"count": 2, "max_count": 2, "prefix": "compute", "flavor": null}
+        dtn:
+          description:
+            - The data transfer node of the Globus endpoint, only with C(globus.node) V(dtn); C(name) is its short
+              name, C(flavor) its OpenStack flavor (that of the login node unless given; null for docker).
+          type: dict
+          returned: when globus.node is dtn
+          sample: {"name": "dtn", "flavor": null}
     nodes_list:
       description:
-        - The nodes of the cluster, mgmt, login and compute 1 to C(nodes.compute.count), in that order.
+        - The nodes of the cluster, mgmt, login and compute 1 to C(nodes.compute.count), in that order, then the data
+          transfer node (role C(dtn)) when C(globus.node) is V(dtn).
         - Each has C(name) (the full name, host and container or server name), C(short) and C(roles).
       type: list
       elements: dict
@@ -240,6 +248,24 @@ event:
       type: dict
       returned: success
       sample: {"suspend_minutes": 10, "resume_timeout_minutes": 5, "reconcile_minutes": 2}
+    globus:
+      description:
+        - Null when C(services.globus) is off. Else the Globus endpoint's C(node) (V(login) or V(dtn)), C(node_name)
+          (the full name of that node), C(display_name), C(organization), C(contact_email), C(owner) (or null),
+          C(domain), C(credentials_file) (absolute, or null when the credentials come from variables) and
+          C(agree_to_letsencrypt_tos) (true).
+      type: dict
+      returned: success
+      sample:
+        node: login
+        node_name: demo-login
+        display_name: demo
+        organization: Example University
+        contact_email: hpc@example.org
+        owner: null
+        domain: example.org
+        credentials_file: /work/cluster/events/demo-globus.vault.yml
+        agree_to_letsencrypt_tos: true
     file:
       description: The absolute path of the event file.
       type: str

@@ -83,7 +83,7 @@ options:
         type: list
         elements: str
         required: true
-        choices: [mgmt, login, compute]
+        choices: [mgmt, login, compute, dtn]
       key_name:
         description: The Nova key pair to inject.
         type: str
@@ -287,7 +287,7 @@ from ansible_collections.learnhpc.cluster.plugins.module_utils.openstack import 
     server_roles,
 )
 
-NODE_ROLES = ["mgmt", "login", "compute"]
+NODE_ROLES = ["mgmt", "login", "compute", "dtn"]
 RESERVED_PREFIX = "org.learnhpc."
 # The one key of RESERVED_PREFIX a caller may set (docs/contracts.md).
 SSH_USER_KEY = "org.learnhpc.ssh_user"

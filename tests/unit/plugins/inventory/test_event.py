@@ -306,6 +306,14 @@ def test_malformed_cpuset_falls_back_to_the_engine(run):
 # --- malformed labels ------------------------------------------------------------------------------------------
 
 
+def test_data_transfer_node_role(run):
+    inventory = run(FakeClient([node("demo-dtn", roles="dtn")]))
+    assert members(inventory, "dtn") == ["demo-dtn"]
+    assert members(inventory, "event_demo") == ["demo-dtn"]
+    assert host_vars(inventory, "demo-dtn")["learnhpc_node_roles"] == ["dtn"]
+    assert run.warnings == []
+
+
 def test_unknown_role_warning(run):
     inventory = run(FakeClient([node("demo-gpu-01", roles="compute,gpu"), node("demo-jupyter", roles="jupyter")]))
     assert host_vars(inventory, "demo-gpu-01")["learnhpc_node_roles"] == ["compute"]

@@ -213,6 +213,7 @@ def test_host_vars_login_and_behind_it(os_run):
         "learnhpc_openstack_cloud": "training",
         "learnhpc_openstack_id": "id-demo-login",
         "learnhpc_openstack_status": "ACTIVE",
+        "learnhpc_openstack_floating_ip": "203.0.113.10",
         "ansible_host": "203.0.113.10",
         "ansible_user": "debian",
         "slurm_node_cpus": 4,
@@ -223,6 +224,19 @@ def test_host_vars_login_and_behind_it(os_run):
     assert compute["ansible_user"] == "debian"
     assert compute["ansible_ssh_common_args"] == "-o ProxyJump=debian@203.0.113.10"
     assert host_vars(inventory, "demo-mgmt")["ansible_ssh_common_args"] == "-o ProxyJump=debian@203.0.113.10"
+
+
+def test_data_transfer_node_is_reached_through_the_login_node_and_keeps_its_floating_ip(os_run):
+    servers = [*cluster("demo", 1), server("demo-dtn", roles="dtn", fixed="10.42.1.30", floating="203.0.113.30")]
+    inventory = os_run({"training": FakeConnection(servers)})
+    dtn = host_vars(inventory, "demo-dtn")
+    assert members(inventory, "dtn") == ["demo-dtn"]
+    assert dtn["learnhpc_node_roles"] == ["dtn"]
+    assert dtn["ansible_host"] == "10.42.1.30"
+    assert dtn["ansible_ssh_common_args"] == "-o ProxyJump=debian@203.0.113.10"
+    assert dtn["learnhpc_openstack_floating_ip"] == "203.0.113.30"
+    assert "learnhpc_openstack_floating_ip" not in host_vars(inventory, "demo-compute-01")
+    assert os_run.run.warnings == []
 
 
 def test_ssh_user_from_metadata_and_option(os_run):

@@ -131,6 +131,7 @@ def test_normalized_keys():
     event = ok(docker_event())
     assert set(event) == {
         "jupyterhub",
+        "globus",
         "name",
         "description",
         "provider",
@@ -1000,7 +1001,9 @@ def test_cvmfs_proxy_with_bad_nodes_reports_only_the_nodes():
 
 @pytest.mark.parametrize("key", ["jupyterhub", "globus", "slurm_rest"])
 def test_services(key):
-    assert ok(docker_event(services={key: True}))["services"][key] is True
+    # Globus has settings that are required once it is on (see the globus tests below).
+    settings = {"globus": GLOBUS} if key == "globus" else {}
+    assert ok(docker_event(services={key: True}, **settings))["services"][key] is True
     assert ok(docker_event(services={key: False}))["services"][key] is False
 
 
@@ -1324,6 +1327,8 @@ def test_the_smallest_example_of_the_docs_validates():
         ("software", ev.SOFTWARE_KEYS),
         ("services", ev.SERVICES_KEYS),
         ("autoscale", ev.AUTOSCALE_KEYS),
+        ("globus", ev.GLOBUS_KEYS),
+        ("nodes.dtn", ev.NODE_KEYS),
     ],
 )
 def test_every_key_is_documented(section, keys):
@@ -1359,3 +1364,127 @@ def test_jupyterhub_invalid(settings, key, text):
 
 def test_jupyterhub_settings_need_the_service():
     fails(docker_event(jupyterhub={"cpus": 2}), "jupyterhub", "needs services.jupyterhub: true")
+
+
+# -- globus --------------------------------------------------------------------------------
+
+GLOBUS = {
+    "organization": "Example University",
+    "contact_email": "hpc@example.org",
+    "domain": "example.org",
+    "agree_to_letsencrypt_tos": True,
+}
+
+
+def globus_event(globus=None, services=None, make=docker_event, **top):
+    return make(services={"globus": True, **(services or {})}, globus={**GLOBUS, **(globus or {})}, **top)
+
+
+def test_globus_off_is_null():
+    assert ok(docker_event())["globus"] is None
+
+
+def test_globus_defaults_on_the_login_node():
+    event = ok(globus_event(), warnings=(warnings := []))
+    assert event["globus"] == {
+        "node": "login",
+        "node_name": "demo-login",
+        "display_name": "demo",
+        "organization": "Example University",
+        "contact_email": "hpc@example.org",
+        "owner": None,
+        "domain": "example.org",
+        "agree_to_letsencrypt_tos": True,
+        "credentials_file": None,
+    }
+    assert "dtn" not in event["nodes"]
+    assert [n["roles"] for n in event["nodes_list"]] == [["mgmt"], ["login"], ["compute"], ["compute"]]
+    assert warnings == [
+        "events/demo.yml: globus: the docker provider publishes no Globus data ports (50000-51000), and port 443 "
+        "only on docker.bind_address: the endpoint is set up, but Globus cannot reach it for transfers"
+    ]
+
+
+def test_globus_display_name_is_the_description():
+    assert ok(globus_event(description="HPC school"))["globus"]["display_name"] == "HPC school"
+    assert ok(globus_event({"display_name": "School data"}))["globus"]["display_name"] == "School data"
+
+
+def test_globus_with_jupyterhub_gets_a_data_transfer_node():
+    event = ok(globus_event(services={"jupyterhub": True}))
+    assert event["globus"]["node"] == "dtn"
+    assert event["globus"]["node_name"] == "demo-dtn"
+    assert event["nodes"]["dtn"] == {"name": "dtn", "flavor": None}
+    assert event["nodes_list"][-1] == {"name": "demo-dtn", "short": "dtn", "roles": ["dtn"]}
+    # The compute nodes are still the compute nodes.
+    assert event["compute_names"] == ["demo-compute-01", "demo-compute-02"]
+
+
+def test_globus_dtn_on_openstack_has_the_login_flavor_or_its_own():
+    event = ok(globus_event({"node": "dtn"}, make=openstack_event), warnings=(warnings := []))
+    assert event["nodes"]["dtn"] == {"name": "dtn", "flavor": "m1.small"}
+    assert warnings == [
+        "events/demo.yml: globus: TCP 443 and 50000-51000 of demo-dtn are open to the whole internet: Globus's "
+        "services and other endpoints connect from anywhere"
+    ]
+    named = ok(globus_event({"node": "dtn"}, make=openstack_event, nodes={"dtn": {"name": "data", "flavor": "m1.x"}}))
+    assert named["nodes"]["dtn"] == {"name": "data", "flavor": "m1.x"}
+    assert named["globus"]["node_name"] == "demo-data"
+
+
+def test_globus_credentials_file_relative_to_the_event_file(tmp_path):
+    (tmp_path / "globus.vault.yml").write_text("globus_endpoint_client_id: x\n", encoding="utf-8")
+    path = str(tmp_path / "demo.yml")
+    event = ok(globus_event({"credentials_file": "globus.vault.yml"}), path=path)
+    assert event["globus"]["credentials_file"] == str(tmp_path / "globus.vault.yml")
+    absolute = ok(globus_event({"credentials_file": str(tmp_path / "globus.vault.yml")}), path="events/demo.yml")
+    assert absolute["globus"]["credentials_file"] == str(tmp_path / "globus.vault.yml")
+
+
+@pytest.mark.parametrize(
+    ("data", "key", "text"),
+    [
+        (docker_event(services={"globus": True}), "globus.organization", "is required: the organization"),
+        (docker_event(services={"globus": True}), "globus.contact_email", "is required: an e-mail address"),
+        (docker_event(services={"globus": True}), "globus.domain", "is required: an identity domain"),
+        (docker_event(services={"globus": True}), "globus.agree_to_letsencrypt_tos", "must be true: the endpoint's"),
+        (globus_event({"agree_to_letsencrypt_tos": "yes"}), "globus.agree_to_letsencrypt_tos", "got 'yes'"),
+        (globus_event({"contact_email": "hpc.example.org"}), "globus.contact_email", "must be an e-mail address"),
+        (globus_event({"organization": ""}), "globus.organization", "must be a non-empty string"),
+        (globus_event({"domain": "Example.ORG"}), "globus.domain", "must be an identity domain, a DNS name"),
+        (globus_event({"domain": "ada@example.org"}), "globus.domain", "must be an identity domain"),
+        (globus_event({"owner": "ada"}), "globus.owner", "must be a Globus identity user name such as"),
+        (globus_event({"node": "mgmt"}), "globus.node", "must be one of: login, dtn, got 'mgmt'"),
+        (
+            globus_event({"node": "login"}, services={"jupyterhub": True}),
+            "globus.node",
+            "login cannot hold the Globus endpoint while services.jupyterhub is on",
+        ),
+        (globus_event({"credentials_file": "nowhere.vault.yml"}), "globus.credentials_file", "no such file: "),
+        (globus_event({"colour": "blue"}), "globus.colour", "unknown key; the allowed keys in globus are: node,"),
+        (docker_event(globus=GLOBUS), "globus", "needs services.globus: true"),
+        (docker_event(nodes={"dtn": {"name": "data"}}), "nodes.dtn", "is only used with services.globus: true"),
+        (globus_event(nodes={"dtn": {"name": "data"}}), "nodes.dtn", "is only used with globus.node: dtn"),
+        (globus_event({"node": "dtn"}, nodes={"dtn": {"name": "Data"}}), "nodes.dtn.name", "must be a host-name"),
+        (globus_event({"node": "dtn"}, nodes={"dtn": {"flavor": "m1.x"}}), "nodes.dtn.flavor", "only used with"),
+        (globus_event({"node": "dtn"}, nodes={"dtn": {"name": "login"}}), "nodes.dtn.name", "'demo-login' is taken"),
+        (
+            globus_event({"node": "dtn"}, nodes={"dtn": {"name": "compute-02"}}),
+            "nodes.dtn.name",
+            "'demo-compute-02' is taken",
+        ),
+        (globus_event({"node": "dtn"}, nodes={"dtn": {"size": 1}}), "nodes.dtn.size", "unknown key"),
+    ],
+)
+def test_globus_errors(data, key, text):
+    fails(data, key, text)
+
+
+def test_globus_without_anything_is_one_line_per_missing_key():
+    _event, errors = validate(docker_event(services={"globus": True}))
+    assert [e.split(": ")[1] for e in errors] == [
+        "globus.organization",
+        "globus.contact_email",
+        "globus.domain",
+        "globus.agree_to_letsencrypt_tos",
+    ]

@@ -141,7 +141,8 @@ def test_validation_errors_are_all_reported(capsys, events):
     assert failed
     assert result["errors"] == [
         f"{path}: colour: unknown key; the allowed keys at the top level are: name, description, provider, "
-        "start_date, end_date, nodes, docker, openstack, accounts, budget, software, services, jupyterhub, autoscale",
+        "start_date, end_date, nodes, docker, openstack, accounts, budget, software, services, jupyterhub, autoscale, "
+        "globus",
         f"{path}: end_date: 2020-01-01 is in the past (today is 2025-06-01)",
         f"{path}: nodes.compute.count: must be an integer >= 1, got 'two'",
     ]
@@ -224,7 +225,8 @@ def test_return_documents_every_key_of_the_event(capsys, events):
     result = run_module(capsys, name="demo", events_dir=str(events), today=TODAY)[1]
     documented = yaml.safe_load(event_config.RETURN)
     assert set(documented["event"]["contains"]) == set(result["event"])
-    assert set(documented["event"]["contains"]["nodes"]["contains"]) == set(result["event"]["nodes"])
+    # nodes.dtn only with globus.node dtn.
+    assert set(documented["event"]["contains"]["nodes"]["contains"]) == set(result["event"]["nodes"]) | {"dtn"}
     assert {"event", "event_warnings", "errors"} <= set(documented)
 
 
