@@ -8,14 +8,11 @@
 set -euo pipefail
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$top"
-events=$(mktemp -d)
-export LEARNHPC_EVENTS_DIR=$events
 name=benchas
 rounds=${LEARNHPC_BENCH_ROUNDS:-3}
-cleanup() { .venv/bin/ansible-playbook teardown.yml -e event=$name >/dev/null 2>&1 || true; rm -rf "$events"; }
-trap cleanup EXIT
-
-cat >"$events/$name.yml" <<YAML
+# shellcheck source=benchmarks/event.sh
+. benchmarks/event.sh
+bench_event $name "1 static compute node, up to 3" <<YAML
 provider: docker
 end_date: 2099-12-31
 nodes: {compute: {count: 1, max_count: 3}}
@@ -23,10 +20,6 @@ docker: {ssh_port: 2497, https_port: 8497}
 accounts: {guests: 1}
 autoscale: {suspend_minutes: 1}
 YAML
-echo "building the event $name (1 static compute node, up to 3) ..." >&2
-start=$(date +%s)
-.venv/bin/ansible-playbook site.yml -e event=$name >"$events/site.log" 2>&1 || { tail -40 "$events/site.log" >&2; exit 1; }
-echo "built in $(( $(date +%s) - start )) s" >&2
 
 login=$name-login
 now() { date +%s.%N; }

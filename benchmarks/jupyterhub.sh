@@ -9,14 +9,11 @@
 set -euo pipefail
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$top"
-events=$(mktemp -d)
-export LEARNHPC_EVENTS_DIR=$events
 name=benchjh
 guests=${LEARNHPC_BENCH_GUESTS:-30}
-cleanup() { .venv/bin/ansible-playbook teardown.yml -e event=$name >/dev/null 2>&1 || true; rm -rf "$events"; }
-trap cleanup EXIT
-
-cat >"$events/$name.yml" <<YAML
+# shellcheck source=benchmarks/event.sh
+. benchmarks/event.sh
+bench_event $name "$guests guests, 4 compute nodes" <<YAML
 provider: docker
 end_date: 2099-12-31
 nodes: {compute: {count: 4}}
@@ -26,10 +23,7 @@ budget: {core_hours_per_guest: 10}
 services: {jupyterhub: true}
 jupyterhub: {cpus: 1, memory_gb: 1, hours: 1, idle_minutes: 2}
 YAML
-echo "building the event $name ($guests guests, 4 compute nodes) ..." >&2
-start=$(date +%s)
-.venv/bin/ansible-playbook site.yml -e event=$name >"$events/site.log" 2>&1 || { tail -40 "$events/site.log" >&2; exit 1; }
-echo "built in $(( $(date +%s) - start )) s; starting $guests servers at once ..." >&2
+echo "starting $guests servers at once ..." >&2
 mapfile -t names < <(seq -f "guest%02g" 1 "$guests")
 .venv/bin/python benchmarks/jupyterhub_spawn.py --url https://127.0.0.1:8498/ \
     --ca "$events/.state/$name/pki/ca.crt" --passwords "$events/.state/$name/passwords" "${names[@]}"
