@@ -28,7 +28,8 @@ description:
     anything changes; each unknown one gets one line listing those that exist.
   - With O(servers[].floating_ip=true) a server gets a floating IP from O(external_network), tagged
     C(learnhpc-event=<event>); a free floating IP of the event on that network is used again before a new one
-    is allocated.
+    is allocated. With O(wait=true) the module returns once Nova lists the new floating IPs in the servers'
+    addresses (Neutron has them first), so that an inventory read right after it finds them.
 options:
   event:
     description:
@@ -603,6 +604,23 @@ class EventServers(OpenStackModule):
             for ip in self.conn.network.ips(port_id=port.id)
         ]
 
+    def wait_listed(self, attached):
+        """Wait until Nova lists each new floating IP ({server id: (name, address)}) in its server's addresses.
+
+        Neutron has the address at once; Nova's view (what the inventory plugin and ``openstack server list``
+        read) follows when Neutron's notification reaches it, which takes seconds on a busy cloud.
+        """
+
+        def pending():
+            current = {server.id: server for server in self.conn.compute.servers(details=True)}
+            return [
+                f"{name} ({address})"
+                for server_id, (name, address) in attached.items()
+                if server_id in current and address not in _addresses(current[server_id])["floating"]
+            ]
+
+        self.wait_for(pending, "Nova to list the new floating IPs")
+
     def attach_floating_ip(self, server, external_id):
         """Give ``server`` a floating IP: a free one of the event on ``external_id``, else a new one (tagged)."""
         tag = event_tag(self.params["event"])
@@ -673,10 +691,13 @@ class EventServers(OpenStackModule):
         if external and result["floating_ips"]:
             external_id = resolved["network"][external]
             current = {server.name: server for server in self.event_servers(event)}
+            attached = {}
             for name in result["floating_ips"]:
                 server = current.get(name)
                 if server is not None and server.status == "ACTIVE":
-                    self.attach_floating_ip(server, external_id)
+                    attached[server.id] = (name, self.attach_floating_ip(server, external_id))
+            if attached and self.params["wait"]:
+                self.wait_listed(attached)
         result["servers"] = self.report(self.event_servers(event), resolved["flavors"])
         self.exit(**result)
 

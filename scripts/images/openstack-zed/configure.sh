@@ -33,12 +33,16 @@ auth_section() {
     ini "$file" "$section" password "$pw"
     ini "$file" "$section" region_name "$region"
 }
+# service_type is the service's type in the catalog: keystonemiddleware matches the access
+# rules of an application credential against it, and without it refuses (401) every token of
+# a credential that has access rules.
 authtoken() {
-    local file=$1 user=$2
+    local file=$1 user=$2 type=$3
     auth_section "$file" keystone_authtoken "$user"
     ini "$file" keystone_authtoken www_authenticate_uri "$keystone"
     ini "$file" keystone_authtoken memcached_servers 127.0.0.1:11211
     ini "$file" keystone_authtoken service_token_roles_required true
+    ini "$file" keystone_authtoken service_type "$type"
 }
 # Debian runs keystone, placement, nova-api, neutron-api and cinder-api under uwsgi with
 # 8-16 processes of 32 threads each: far too much for a test cloud on two cores. One thread
@@ -112,7 +116,7 @@ echo "configure: glance"
 conf=/etc/glance/glance-api.conf
 ini $conf DEFAULT workers 1
 ini $conf database connection "$(db glance glance)"
-authtoken $conf glance
+authtoken $conf glance image
 ini $conf paste_deploy flavor keystone
 ini $conf glance_store stores file,http
 ini $conf glance_store default_store file
@@ -123,7 +127,7 @@ echo "configure: placement"
 conf=/etc/placement/placement.conf
 ini $conf placement_database connection "$(db placement placement)"
 ini $conf api auth_strategy keystone
-authtoken $conf placement
+authtoken $conf placement placement
 uwsgi_small /etc/placement/placement-api-uwsgi.ini 2
 as placement placement-manage db sync
 
@@ -139,7 +143,7 @@ ini $conf DEFAULT vif_plugging_timeout 0
 ini $conf api_database connection "$(db nova nova_api)"
 ini $conf database connection "$(db nova nova)"
 ini $conf api auth_strategy keystone
-authtoken $conf nova
+authtoken $conf nova compute
 for section in placement neutron service_user; do
     auth_section $conf $section nova
 done
@@ -184,7 +188,7 @@ ini $conf DEFAULT notify_nova_on_port_data_changes true
 # Zed marks ML2/linuxbridge experimental; without this neutron-server refuses to start.
 ini $conf experimental linuxbridge true
 ini $conf database connection "$(db neutron neutron)"
-authtoken $conf neutron
+authtoken $conf neutron network
 auth_section $conf nova nova
 ini $conf oslo_concurrency lock_path /var/lib/neutron/tmp
 conf=/etc/neutron/plugins/ml2/ml2_conf.ini
@@ -223,7 +227,7 @@ ini $conf DEFAULT enabled_backends fake
 ini $conf fake volume_driver cinder.tests.fake_driver.FakeLoggingVolumeDriver
 ini $conf fake volume_backend_name fake
 ini $conf database connection "$(db cinder cinder)"
-authtoken $conf cinder
+authtoken $conf cinder volumev3
 auth_section $conf service_user cinder
 ini $conf service_user send_service_user_token true
 auth_section $conf nova cinder

@@ -139,6 +139,10 @@ def test_credential_lifecycle(cloud, tmp_path):
         region_name=secret.get("region_name") or None,
     )
     assert isinstance(list(scoped.compute.servers()), list)
+    # Nova enforces the access rules: a call outside them (the project's key pairs) is refused.
+    with pytest.raises(openstack.exceptions.HttpException) as refused:
+        list(scoped.compute.keypairs())
+    assert refused.value.status_code in (401, 403), refused.value
 
     # A second run changes nothing; a lost secret makes a new credential (and only one).
     assert changed(play(str(playbook))) == 0

@@ -71,6 +71,8 @@ class FakeCloud:
         # Listings a server stays in BUILD, and a deleted server/volume stays listed.
         self.build_listings = 2
         self.delete_listings = 1
+        # Listings before Nova shows a floating IP attached through Neutron in the server's addresses.
+        self.floating_listings = 2
         # Names of servers that go into ERROR when built.
         self.error_on_build = set()
         # id -> how many times a delete of it answers 409 first.
@@ -271,7 +273,9 @@ class _Compute:
                         server.fault = {"message": "No valid host was found."}
                     else:
                         server.status = "ACTIVE"
-            elif server.status == "DELETING":
+            if server.status == "ACTIVE":
+                self._show_floating_ips(server)
+            if server.status == "DELETING":
                 server.pending -= 1
                 if server.pending <= 0:
                     cloud.servers.remove(server)
@@ -279,6 +283,18 @@ class _Compute:
                     for ip in cloud.ips:
                         if ip.port_id and not any(p.id == ip.port_id for p in cloud.ports):
                             ip.port_id = None
+
+    def _show_floating_ips(self, server):
+        ports = {p.id for p in self.cloud.ports if p.device_id == server.id}
+        for ip in self.cloud.ips:
+            if ip.port_id not in ports:
+                continue
+            ip.nova_pending = getattr(ip, "nova_pending", self.cloud.floating_listings) - 1
+            listed = [a["addr"] for entries in server.addresses.values() for a in entries]
+            if ip.nova_pending <= 0 and ip.floating_ip_address not in listed:
+                server.addresses.setdefault("net", []).append(
+                    {"addr": ip.floating_ip_address, "OS-EXT-IPS:type": "floating"}
+                )
 
     def servers(self, details=True, **query):
         self.cloud.log.append(("servers",))
@@ -412,6 +428,7 @@ class _Network:
             port_id=port_id,
             tags=[],
             project_id=self.cloud.current_project_id,
+            nova_pending=self.cloud.floating_listings,
         )
         self.cloud.ips.append(ip)
         return copy.deepcopy(ip)
@@ -421,6 +438,7 @@ class _Network:
         for current in self.cloud.ips:
             if current.id == ip.id:
                 current.port_id = port_id
+                current.nova_pending = self.cloud.floating_listings
                 return copy.deepcopy(current)
         raise exceptions.NotFoundException(message="no such floating IP")
 

@@ -243,6 +243,26 @@ def test_floating_ip_for_the_login_node_reuses_a_free_one_of_the_event(run, clou
     assert cloud.ips[-1].tags == ["learnhpc-event=ev2"]
 
 
+def test_waits_until_nova_lists_the_new_floating_ip(run, cloud):
+    cloud.floating_listings = 4
+    failed, result = servers_run(run, cluster(computes=0, floating_ip=True), external_network="public")
+    assert not failed, result.get("msg")
+    address = cloud.ips[-1].floating_ip_address
+    login = next(s for s in cloud.servers if s.name == "ev-login")
+    # What the inventory plugin reads (Nova's addresses) has the address when the module returns.
+    assert {"addr": address, "OS-EXT-IPS:type": "floating"} in login.addresses["net"]
+    kinds = [entry[0] for entry in cloud.log]
+    assert "sleep" in kinds[kinds.index("create_ip") :]  # it waited for Nova after attaching
+
+
+def test_a_floating_ip_nova_never_lists_is_one_line_after_the_timeout(run, cloud):
+    cloud.floating_listings = 10**6
+    failed, result = servers_run(run, cluster(computes=0, floating_ip=True), external_network="public", timeout=30)
+    assert failed
+    address = cloud.ips[-1].floating_ip_address
+    assert result["msg"] == f"timed out after 30s waiting for Nova to list the new floating IPs: ev-login ({address})"
+
+
 def test_floating_ip_needs_external_network(run, cloud):
     failed, result = servers_run(run, [node("ev-login", "login", floating_ip=True)])
     assert failed
