@@ -210,20 +210,36 @@ class DockerNodes:
         return True
 
 
+def fixed_ipv4(addresses):
+    """The first fixed IPv4 address in a server's ``addresses`` (Nova's view: network name -> list), or None."""
+    for entries in (addresses or {}).values():
+        for entry in entries:
+            if entry.get("version") == 4 and entry.get("OS-EXT-IPS:type", "fixed") == "fixed":
+                return entry.get("addr")
+    return None
+
+
 class OpenStackNodes:
     """Autoscaled nodes as servers of the event's OpenStack project, through an application credential.
 
     A new server boots the event's image with the event's flavor, network, security groups and
     metadata; cloud-init (user data) authorizes this program's SSH key; node-init then runs over
     SSH with the node files, installs what the image lacks and starts slurmd.
+
+    Only the compute API's server calls are made (create, list, read, delete), by ID: the
+    application credential's access rules allow those and little else, so the SDK's cloud layer,
+    which looks names up and lists networks and floating IPs, is not used.
     """
 
     def __init__(self, config, log):
         settings = config["openstack"]
-        os.environ.setdefault("OS_CLIENT_CONFIG_FILE", settings["clouds_yaml"])
-        openstack = importlib.import_module("openstack")
-        self.sdk_errors = (importlib.import_module("openstack.exceptions").SDKException,)
-        self.cloud = openstack.connect(cloud=settings["cloud"])
+        loader = importlib.import_module("openstack.config.loader")
+        connection = importlib.import_module("openstack.connection")
+        exceptions = importlib.import_module("openstack.exceptions")
+        self.sdk_errors, self.not_found = (exceptions.SDKException,), exceptions.NotFoundException
+        # The settings' clouds.yaml only: not one that the environment or ~/.config may name.
+        found = loader.OpenStackConfig(config_files=[settings["clouds_yaml"]], vendor_files=[])
+        self.compute = connection.Connection(config=found.get_one(settings["cloud"])).compute
         self.settings = settings
         self.event = config["event"]
         self.files = config.get("files")
@@ -233,10 +249,10 @@ class OpenStackNodes:
         try:
             return what(*args, **kwargs)
         except self.sdk_errors as exc:
-            raise ProviderError(" ".join(str(exc).split())) from None
+            raise ProviderError(" ".join(str(exc).split()) or type(exc).__name__) from None
 
     def list(self):
-        servers = self._call(lambda: list(self.cloud.compute.servers(details=True)))
+        servers = self._call(lambda: list(self.compute.servers(details=True)))
         found = {}
         for server in servers:
             metadata = server.metadata or {}
@@ -257,23 +273,30 @@ class OpenStackNodes:
         if existing is not None:
             self.delete(name)
         metadata = dict(settings.get("metadata") or {}, **{AUTOSCALED_LABEL: "true"})
-        server = self._call(
-            self.cloud.create_server,
-            name,
-            image=settings["image"],
-            flavor=settings["flavor"],
-            nics=[{"net-id": settings["network"]}],
-            auto_ip=False,
-            security_groups=settings.get("security_groups") or [],
-            key_name=settings.get("key_name"),
-            userdata=settings.get("user_data") or None,
-            meta=metadata,
-            wait=True,
-            timeout=int(settings.get("boot_timeout", 600)),
-        )
+        attributes = {
+            "name": name,
+            "image_id": settings["image"],
+            "flavor_id": settings["flavor"],
+            "networks": [{"uuid": settings["network"]}],
+            "security_groups": [{"name": group} for group in settings.get("security_groups") or []],
+            "metadata": metadata,
+        }
+        if settings.get("key_name"):
+            attributes["key_name"] = settings["key_name"]
+        if settings.get("user_data"):
+            attributes["user_data"] = base64.b64encode(settings["user_data"].encode()).decode()
+        server = self._call(self.compute.create_server, **attributes)
         if fail:
             raise ProviderError(fail)
-        address = server.private_v4 or server.access_ipv4
+        server = self._call(
+            self.compute.wait_for_server,
+            server,
+            status="ACTIVE",
+            failures=["ERROR"],
+            interval=2,
+            wait=int(settings.get("boot_timeout", 600)),
+        )
+        address = fixed_ipv4(server.addresses)
         if not address:
             raise ProviderError(f"server {name} has no fixed IPv4 address")
         self.node_init(name, address)
@@ -331,7 +354,14 @@ class OpenStackNodes:
         existing = self.list().get(name)
         if existing is None:
             return False
-        self._call(self.cloud.delete_server, existing["id"], wait=True, timeout=300)
+        try:
+            server = self.compute.get_server(existing["id"])
+            self.compute.delete_server(server, ignore_missing=True)
+            self.compute.wait_for_delete(server, interval=2, wait=300)
+        except self.not_found:
+            pass  # gone already
+        except self.sdk_errors as exc:
+            raise ProviderError(" ".join(str(exc).split()) or type(exc).__name__) from None
         return True
 
 

@@ -201,3 +201,16 @@ def test_node_files_archive_keeps_owner_and_mode(tmp_path):
 )
 def test_command_line(argv, expected):
     assert autoscale.parse_arguments(argv) == expected
+
+
+def test_fixed_ipv4_skips_floating_and_ipv6_addresses():
+    addresses = {
+        "ev-net": [
+            {"version": 6, "addr": "fd00::5", "OS-EXT-IPS:type": "fixed"},
+            {"version": 4, "addr": "203.0.113.9", "OS-EXT-IPS:type": "floating"},
+            {"version": 4, "addr": "10.0.0.7", "OS-EXT-IPS:type": "fixed"},
+        ]
+    }
+    assert autoscale.fixed_ipv4(addresses) == "10.0.0.7"
+    assert autoscale.fixed_ipv4({}) is None
+    assert autoscale.fixed_ipv4(None) is None
