@@ -3,7 +3,10 @@
 Opens the hub's login page, is refused with a wrong password, logs in with the right
 one, submits the spawn form with its default choices, waits for JupyterLab (served from
 a Slurm job on a compute node), opens a Python notebook from the launcher and runs a cell
-that prints the host name and the Slurm job id. Before the form, it asks the REST API (with
+that prints the host name and the Slurm job id, then opens a JupyterLab terminal (through the
+server's API and its websocket, from the page) and reads what a command printed there: the
+host, the job, and whether the shell is a login shell (which gives terminals the modules and
+EESSI set-up of an SSH session). Before the form, it asks the REST API (with
 the page's own session) for a server with more CPUs than the form offers, which the hub
 must refuse without submitting a job. Prints one JSON object with what it saw;
 exits 1 with a screenshot (--shots) when a step fails.
@@ -14,6 +17,7 @@ browser is told to accept it without a trust store of its own.
 
 import argparse
 import json
+import re
 import sys
 import tempfile
 import time
@@ -59,6 +63,31 @@ FIRST_CELL = ".jp-NotebookPanel .jp-Cell .cm-content"
 # The kernel's state as the notebook's status bar shows it ("Python 3 (ipykernel) | Idle").
 KERNEL_IDLE = "return document.body.innerText.includes('| Idle');"
 CELL = "import os, socket; print('ran-on', socket.gethostname(), os.environ.get('SLURM_JOB_ID'))"
+# In a new terminal of the notebook server at base (/user/<name>/): run a command, and hand back what
+# the terminal printed up to the marker DONE-42 (the echo of the command itself says DONE-$((40+2))).
+IN_TERMINAL = """
+const [base, command, done] = arguments;
+const xsrf = decodeURIComponent((document.cookie.match(/(?:^|; )_xsrf=([^;]*)/) || [])[1] || "");
+fetch(base + "api/terminals", {method: "POST", headers: {"X-XSRFToken": xsrf}})
+  .then(r => r.ok ? r.json() : Promise.reject(`POST api/terminals: ${r.status}`))
+  .then(terminal => {
+    const ws = new WebSocket(`wss://${location.host}${base}terminals/websocket/${terminal.name}`);
+    let out = "";
+    const finish = (text) => { clearTimeout(timer); ws.close(); done(text); };
+    const timer = setTimeout(() => finish(out), 60000);
+    ws.onopen = () => ws.send(JSON.stringify(["stdin", command + "\\r"]));
+    ws.onmessage = (message) => {
+      const [kind, text] = JSON.parse(message.data);
+      if (kind === "stdout") { out += text; if (out.includes("DONE-42")) finish(out); }
+    };
+    ws.onerror = () => finish("websocket error; " + out);
+  })
+  .catch(error => done("error: " + String(error)));
+"""
+TERMINAL_COMMAND = (
+    'printf \'terminal:%s:%s:%s\\n\' "$(hostname)" "$SLURM_JOB_ID" '
+    '"$(shopt -q login_shell && echo login-shell || echo not-a-login-shell)"; echo DONE-$((40+2))'
+)
 
 
 def start_browser(profile):
@@ -145,6 +174,12 @@ def run(args, driver, seen):
         output = run_first_cell(driver)
         seen["cell_output"] = output.text.strip()
         seen["cell_seconds"] = round(time.monotonic() - started, 1)
+
+        step = "terminal"
+        driver.set_script_timeout(120)
+        printed = driver.execute_async_script(IN_TERMINAL, f"/user/{args.user}/", TERMINAL_COMMAND)
+        found = re.search(r"terminal:([\w.-]+):(\d+):([\w-]+)", printed)
+        seen["terminal"] = list(found.groups()) if found else printed[-300:]
         return 0
     except WebDriverException as error:
         seen["failed_at"] = step
