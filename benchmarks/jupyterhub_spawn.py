@@ -23,12 +23,13 @@ import requests
 def token_for(url, ca, user, password):
     """Log in through the form, then make a token with the session's cookie."""
     session = requests.Session()
-    session.verify = ca
-    session.get(url + "hub/login", timeout=60).raise_for_status()
+    # verify on every call: requests lets REQUESTS_CA_BUNDLE and CURL_CA_BUNDLE override session.verify
+    session.get(url + "hub/login", verify=ca, timeout=60).raise_for_status()
     xsrf = session.cookies.get("_xsrf", "")
     reply = session.post(
         url + "hub/login",
         data={"username": user, "password": password, "_xsrf": xsrf},
+        verify=ca,
         timeout=120,
     )
     reply.raise_for_status()
@@ -36,6 +37,7 @@ def token_for(url, ca, user, password):
         f"{url}hub/api/users/{user}/tokens",
         json={"note": "benchmark", "expires_in": 3600},
         headers={"X-XSRFToken": session.cookies.get("_xsrf", xsrf)},
+        verify=ca,
         timeout=60,
     )
     reply.raise_for_status()
