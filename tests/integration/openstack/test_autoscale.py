@@ -271,7 +271,9 @@ def program_settings(request, tmp_path_factory):
         )
     )
     clouds.chmod(0o600)
-    image = next(i for i in conn.image.images() if i.status == "active")
+    images = [i for i in conn.image.images() if i.status == "active"]
+    assert images, "the test cloud has no active image"
+    image = images[0]
     flavor = min(conn.compute.flavors(), key=lambda f: (f.ram, f.vcpus, f.disk))
     network = conn.network.create_network(name=f"{RUN_EVENT}-net")
     conn.network.create_subnet(network_id=network.id, ip_version=4, cidr="10.198.0.0/24", name=f"{RUN_EVENT}-subnet")
@@ -410,7 +412,7 @@ def test_resume_through_the_credential_leaves_no_half_node(program_settings):
         if server is not None and server.status == "ACTIVE":
             seen = server
         time.sleep(1)
-    out, _ = proc.communicate(timeout=600)
+    out = proc.communicate(timeout=600)[0]
     lines = log_lines(settings)
     assert seen is not None, f"the resume program made no server {name}: {lines} {out}"
     assert seen.metadata["org.learnhpc.autoscaled"] == "true"
