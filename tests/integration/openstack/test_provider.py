@@ -87,15 +87,14 @@ def setup(tmp_path_factory):
 
 
 def playbook(state, name, event, *extra):
-    """Run playbooks/<name> for ``event``; returns (exit code, output, seconds)."""
+    """Run playbooks/<name> for ``event`` (None: no event); returns (exit code, output, seconds)."""
     start = time.monotonic()
     proc = subprocess.run(
         [
             str(BIN / "ansible-playbook"),
             "-i",
             state["inventory"],
-            "-e",
-            f"event={event}",
+            *(["-e", f"event={event}"] if event else []),
             "-e",
             f"ansible_python_interpreter={BIN / 'python'}",
             *extra,
@@ -260,7 +259,16 @@ def test_inventory(setup):
     assert f"-i {key} -o IdentitiesOnly=yes debian@{setup['floating']}" in proxy, proxy
 
 
-def test_teardown_leaves_nothing_and_keeps_the_other_event(setup):
+def reap(setup, *extra):
+    """playbooks/reap.yml for the test cloud; returns (exit code, output)."""
+    options = ("-e", "provider=openstack", "-e", f"cloud={CLOUD}")
+    code, output, seconds = playbook(setup, "reap.yml", None, *options, *extra)
+    print(f"reap {' '.join(extra)}: {seconds:.0f}s")
+    return code, output
+
+
+def test_reap_removes_only_the_expired_event(setup):
+    """reap.yml on OpenStack: only an event past its expiry date goes, with everything it has."""
     conn = setup["conn"]
     code, output, seconds = playbook(setup, "provision.yml", EVENT_B)
     print(f"provision {EVENT_B}: {seconds:.0f}s")
@@ -268,15 +276,41 @@ def test_teardown_leaves_nothing_and_keeps_the_other_event(setup):
     before_b = event_resources(conn, EVENT_B)
     assert len(before_b["servers"]) == 3
 
-    code, output, seconds = playbook(setup, "teardown.yml", EVENT_A)
-    print(f"teardown {EVENT_A}: {seconds:.0f}s")
+    code, output = reap(setup)
     assert code == 0, output[-5000:]
-    assert "removed 5 servers" in output, output[-3000:]
+    assert "removing 0: none" in output, output[-3000:]
+    assert len(event_resources(conn, EVENT_A)["servers"]) == 5
+
+    # Time passes: the servers of A say that it expired (the event file's end date cannot be in the past).
+    for server in conn.compute.servers(details=True):
+        if (server.metadata or {}).get("org.learnhpc.event") == EVENT_A:
+            conn.compute.set_server_metadata(server, **{"org.learnhpc.expires": "2020-01-08"})
+
+    code, output = reap(setup, "-e", "dry_run=true")
+    assert code == 0, output[-5000:]
+    assert f"would remove 1: {EVENT_A} (expired 2020-01-08)" in output, output[-3000:]
+    assert len(event_resources(conn, EVENT_A)["servers"]) == 5
+
+    code, output = reap(setup)
+    assert code == 0, output[-5000:]
+    assert f"removing 1: {EVENT_A} (expired 2020-01-08)" in output, output[-3000:]
     assert all(not items for items in event_resources(conn, EVENT_A).values()), event_resources(conn, EVENT_A)
     assert not (setup["events"] / ".state" / EVENT_A).exists()
     assert event_resources(conn, EVENT_B) == before_b
+    log = (setup["events"] / ".state" / "reap.log").read_text().splitlines()
+    assert len(log) == 1 and f"removed {EVENT_A} (openstack, ended 2099-12-31, expired 2020-01-08)" in log[0], log
+    assert "5 servers" in log[0], log
 
+    code, output = reap(setup)
+    assert code == 0, output[-5000:]
+    assert recap(output)["changed"] == 0, output[-3000:]
+
+
+def test_teardown_leaves_nothing(setup):
+    conn = setup["conn"]
     code, output, seconds = playbook(setup, "teardown.yml", EVENT_B)
     print(f"teardown {EVENT_B}: {seconds:.0f}s")
     assert code == 0, output[-5000:]
-    assert all(not items for items in event_resources(conn, EVENT_B).values())
+    assert "removed 3 servers" in output, output[-3000:]
+    assert all(not items for items in event_resources(conn, EVENT_B).values()), event_resources(conn, EVENT_B)
+    assert not (setup["events"] / ".state" / EVENT_B).exists()
