@@ -227,7 +227,7 @@ class OpenStackNodes:
     SSH with the node files, installs what the image lacks and starts slurmd.
 
     Only the compute API's server calls are made (create, list, read, delete), by ID: the
-    application credential's access rules allow those and little else, so the SDK's cloud layer,
+    application credential's access rules allow those and nothing else, so the SDK's cloud layer,
     which looks names up and lists networks and floating IPs, is not used.
     """
 
@@ -250,6 +250,15 @@ class OpenStackNodes:
             return what(*args, **kwargs)
         except self.sdk_errors as exc:
             raise ProviderError(" ".join(str(exc).split()) or type(exc).__name__) from None
+
+    def _remove(self, server_id):
+        """Delete a server and wait until it is gone; a server already gone is no error."""
+        try:
+            server = self.compute.get_server(server_id)
+            self.compute.delete_server(server, ignore_missing=True)
+            self.compute.wait_for_delete(server, interval=2, wait=300)
+        except self.not_found:
+            pass
 
     def list(self):
         servers = self._call(lambda: list(self.compute.servers(details=True)))
@@ -354,14 +363,7 @@ class OpenStackNodes:
         existing = self.list().get(name)
         if existing is None:
             return False
-        try:
-            server = self.compute.get_server(existing["id"])
-            self.compute.delete_server(server, ignore_missing=True)
-            self.compute.wait_for_delete(server, interval=2, wait=300)
-        except self.not_found:
-            pass  # gone already
-        except self.sdk_errors as exc:
-            raise ProviderError(" ".join(str(exc).split()) or type(exc).__name__) from None
+        self._call(self._remove, existing["id"])
         return True
 
 

@@ -222,17 +222,23 @@ else:
 
 
 def debian_container():
-    """The test cloud's container when it runs here (it has Debian's openstacksdk), else None."""
+    """The test cloud's container when it runs here, else None; it must have Debian's openstacksdk."""
     try:
-        done = subprocess.run(
-            ["docker", "exec", TEST_CLOUD_CONTAINER, "python3", "-c", "import openstack"],
+        running = subprocess.run(
+            ["docker", "inspect", "--format", "{{.State.Running}}", TEST_CLOUD_CONTAINER],
             capture_output=True,
+            text=True,
             check=False,
             timeout=60,
         )
     except (OSError, subprocess.TimeoutExpired):
         return None
-    return TEST_CLOUD_CONTAINER if done.returncode == 0 else None
+    if running.stdout.strip() != "true":
+        return None
+    check = ["docker", "exec", TEST_CLOUD_CONTAINER, "python3", "-c", "import openstack"]
+    done = subprocess.run(check, capture_output=True, text=True, check=False, timeout=60)
+    assert done.returncode == 0, f"{TEST_CLOUD_CONTAINER} has no python3-openstacksdk: {done.stderr[-300:]}"
+    return TEST_CLOUD_CONTAINER
 
 
 @pytest.fixture(scope="module", params=["venv", "debian"])
@@ -240,7 +246,7 @@ def program_settings(request, tmp_path_factory):
     """The program's settings (config.json as the role writes it) for event RUN_EVENT, and what it runs on."""
     container = debian_container() if request.param == "debian" else None
     if request.param == "debian" and container is None:
-        pytest.skip(f"no container {TEST_CLOUD_CONTAINER} with Debian's python3-openstacksdk")
+        pytest.skip(f"no running container {TEST_CLOUD_CONTAINER} (the test cloud of scripts/openstack-cloud.sh)")
     python = "/usr/bin/python3" if container else str(BIN / "python")
     os.environ["OS_CLIENT_CONFIG_FILE"] = CLOUDS
     import openstack  # noqa: PLC0415 - only when the test is not skipped
@@ -453,4 +459,5 @@ def test_suspend_and_reconcile_through_the_credential(program_settings):
     ports = conn.network.ports(network_id=settings["network"].id)
     assert [p.device_id for p in ports if (p.device_owner or "").startswith("compute:")] == [static.id]
     done = autoscale(settings, "reconcile", states={up: ["IDLE+CLOUD+POWERED_DOWN", ""]})
+    assert done.returncode == 0, done.stdout + done.stderr
     assert log_lines(settings)[-1].endswith("0 at the provider, 0 change(s)")
