@@ -180,6 +180,10 @@ def run(args, driver, seen):
         printed = driver.execute_async_script(IN_TERMINAL, f"/user/{args.user}/", TERMINAL_COMMAND)
         found = re.search(r"terminal:([\w.-]+):(\d+):([\w-]+)", printed)
         seen["terminal"] = list(found.groups()) if found else printed[-300:]
+
+        # JupyterLab asks new users, in a notification, whether to fetch "official Jupyter news"
+        # from the internet: the role turns that off, so no attendee meets the question.
+        seen["news_prompt"] = "Jupyter news" in driver.find_element(By.TAG_NAME, "body").text
         return 0
     except WebDriverException as error:
         seen["failed_at"] = step

@@ -71,10 +71,19 @@ SSH_KEY_TYPES = (
     "sk-ssh-ed25519@openssh.com",
     "sk-ecdsa-sha2-nistp256@openssh.com",
 )
+# The account that check.yml's jobs run as on every node, with a Slurm account of its own
+# (never an attendee's), and the IDs the collection keeps for itself: that account, the
+# attendees' group (9000) and the instructors (9001 on), apart from the guests' UIDs.
+CHECK_ACCOUNT = "learnhpc-check"
+CHECK_UID = 8999
+RESERVED_IDS = range(CHECK_UID, 10000)
 # Accounts the nodes have already, or that the services of the cluster use.
 RESERVED_USER_NAMES = frozenset(
-    ("root", "daemon", "bin", "sys", "nobody", "debian", "slurm", "munge", "jupyterhub", "ldap", "cvmfs", "slurmrestd")
-)
+    (
+        "root", "daemon", "bin", "sys", "nobody", "debian", "slurm", "munge", "jupyterhub", "ldap", "cvmfs",
+        "slurmrestd", CHECK_ACCOUNT,
+    )
+)  # fmt: skip
 
 TOP_KEYS = (
     "name",
@@ -711,12 +720,24 @@ def _check_accounts(c, data):
     if prefix is not _BAD and len(prefix) > MAX_GUEST_PREFIX:
         c.error("accounts.prefix", f"must be at most {MAX_GUEST_PREFIX} characters, got {len(prefix)}")
         prefix = _BAD
+    guests = c.integer(accounts, "guests", "accounts", default=DEFAULTS["guests"], minimum=1, maximum=MAX_GUESTS)
+    uid_start = c.integer(accounts, "uid_start", "accounts", default=DEFAULTS["uid_start"], minimum=1000)
+    if guests is not _BAD and uid_start is not _BAD:
+        last = uid_start + guests - 1
+        if uid_start <= RESERVED_IDS[-1] and last >= RESERVED_IDS[0]:
+            c.error(
+                "accounts.uid_start",
+                f"the guests' UIDs {uid_start}-{last} overlap {RESERVED_IDS[0]}-{RESERVED_IDS[-1]}, which the cluster "
+                f"keeps for its check account, the attendees' group and the instructors: start at "
+                f"{RESERVED_IDS[-1] + 1} or above, or end below {RESERVED_IDS[0]}",
+            )
+            uid_start = _BAD
     return {
-        "guests": c.integer(accounts, "guests", "accounts", default=DEFAULTS["guests"], minimum=1, maximum=MAX_GUESTS),
+        "guests": guests,
         "prefix": prefix,
         "instructors": _check_instructors(c, accounts, prefix),
         "grace_days": c.integer(accounts, "grace_days", "accounts", default=DEFAULTS["grace_days"], minimum=0),
-        "uid_start": c.integer(accounts, "uid_start", "accounts", default=DEFAULTS["uid_start"], minimum=1000),
+        "uid_start": uid_start,
     }
 
 
@@ -999,7 +1020,7 @@ def _contains_bad(value):
 
 
 def _derived(name, nodes, end, grace_days):
-    """The derived keys: nodes_list, compute_names, autoscale_names, expires."""
+    """The derived keys: nodes_list, compute_names, autoscale_names, expires, check_account."""
     compute = nodes["compute"]
     compute_short = [
         compute_short_name(compute["prefix"], i, compute["max_count"]) for i in range(1, compute["count"] + 1)
@@ -1021,6 +1042,7 @@ def _derived(name, nodes, end, grace_days):
         # Compute nodes that Slurm creates when jobs need them and removes when idle (slurm_autoscale).
         "autoscale_names": [f"{name}-{short}" for short in autoscale_short],
         "expires": (end + datetime.timedelta(days=grace_days)).isoformat(),
+        "check_account": {"name": CHECK_ACCOUNT, "uid": CHECK_UID},
     }
 
 

@@ -177,6 +177,13 @@ event:
       elements: str
       returned: success
       sample: ["demo-compute-03", "demo-compute-04"]
+    check_account:
+      description:
+        - The account that C(check.yml)'s jobs run as on every node, with a Slurm account of the same name, never an
+          attendee's; its UID and GID, kept apart from the guests' UIDs (C(accounts.uid_start)).
+      type: dict
+      returned: success
+      sample: {"name": "learnhpc-check", "uid": 8999}
     docker:
       description:
         - The Docker settings C(image), C(ssh_port), C(https_port), C(bind_address), C(node_cpus),

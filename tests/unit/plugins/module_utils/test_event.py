@@ -148,6 +148,7 @@ def test_normalized_keys():
         "nodes_list",
         "compute_names",
         "autoscale_names",
+        "check_account",
         "autoscale",
         "file",
         "state_dir",
@@ -822,6 +823,29 @@ def test_uid_start(uid):
 @pytest.mark.parametrize("uid", [999, 0, "10001", True])
 def test_uid_start_invalid(uid):
     fails(docker_event(accounts={"uid_start": uid}), "accounts.uid_start", "must be an integer >= 1000")
+
+
+@pytest.mark.parametrize(("uid", "guests"), [(8999, 1), (8998, 2), (9500, 3), (9999, 1), (8000, 2000)])
+def test_uid_start_overlaps_the_clusters_own_ids(uid, guests):
+    fails(
+        docker_event(accounts={"uid_start": uid, "guests": min(guests, 1000)}),
+        "accounts.uid_start",
+        "overlap 8999-9999, which the cluster keeps for its check account",
+    )
+
+
+@pytest.mark.parametrize(("uid", "guests"), [(8997, 2), (10000, 5), (1000, 1000)])
+def test_uid_start_beside_the_clusters_own_ids(uid, guests):
+    assert ok(docker_event(accounts={"uid_start": uid, "guests": guests}))["accounts"]["uid_start"] == uid
+
+
+def test_check_account():
+    assert ok(docker_event())["check_account"] == {"name": "learnhpc-check", "uid": 8999}
+    fails(
+        docker_event(accounts={"instructors": [{"name": "learnhpc-check", "ssh_key": "generate"}]}),
+        "accounts.instructors[0].name",
+        "'learnhpc-check' is reserved",
+    )
 
 
 def instructors(*items):
