@@ -133,7 +133,7 @@ scenarios() {
 # longest start first; a lane takes the next stage when its stage ends.
 expected_seconds() {
     case $1 in
-        molecule:event_demo) echo 900 ;;
+        molecule:event_demo) echo 1300 ;;
         molecule:accounts) echo 500 ;;
         openstack-cloud) echo 450 ;; # after the two longest: its image is built by then
         molecule:slurm) echo 260 ;;
@@ -143,6 +143,7 @@ expected_seconds() {
         molecule:reap) echo 150 ;;
         molecule:autoscale) echo 600 ;;
         molecule:slurm_rest) echo 420 ;;
+        molecule:cvmfs) echo 400 ;;
         *) echo 300 ;;
     esac
 }
