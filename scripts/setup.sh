@@ -97,4 +97,4 @@ fi
 # ensurepip, then pip with the arguments ansible-test gives.
 "$venv/bin/python" scripts/seed_ansible_test_bootstrap.py
 
-say "ready (docker $(docker version -f '{{ .Server.Version }}'), $("$venv/bin/ansible" --version | head -n 1))"
+say "ready (docker $(docker version -f '{{ .Server.Version }}'), $("$venv/bin/ansible" --version | sed -n 1p))"

@@ -27,8 +27,8 @@ description:
   - 'Every host gets the variables C(learnhpc_event), C(learnhpc_node_roles) (a list), C(learnhpc_end_date)
     (C(YYYY-MM-DD)), C(learnhpc_provider), C(learnhpc_autoscaled) (a bool), C(slurm_node_cpus) and
     C(slurm_node_memory_mb) (integers), and the
-    variables to reach it. Docker containers get C(ansible_connection=community.docker.docker),
-    C(ansible_host=<container name>), C(ansible_user=root) and C(learnhpc_docker_state) (the state of the
+    variables to reach it. Docker containers get C(ansible_connection=community.docker.docker_api),
+    C(ansible_docker_docker_host) (the engine of O(docker_host)), C(ansible_host=<container name>), C(ansible_user=root) and C(learnhpc_docker_state) (the state of the
     container, for example V(running) or V(exited)); stopped containers are included.'
   - 'OpenStack servers get C(ansible_user), C(ansible_host), C(learnhpc_openstack_cloud) (the name of the cloud in
     C(clouds.yaml)), C(learnhpc_openstack_id) (the server ID), C(learnhpc_openstack_status) (for example
@@ -454,7 +454,10 @@ class DockerProvider:
             node["cpus"] = self._cpus(container.name, host_config, engine_cpus)
             node["memory_mb"] = self._memory_mb(host_config, engine_memory)
             node["vars"] = {
-                "ansible_connection": "community.docker.docker",
+                # The Engine API directly: no docker CLI process per command, and the same
+                # engine as the inventory's (docker_host), not the CLI's default.
+                "ansible_connection": "community.docker.docker_api",
+                "ansible_docker_docker_host": self.url,
                 "ansible_host": container.name,
                 "ansible_user": "root",
                 "learnhpc_docker_state": container.status,
