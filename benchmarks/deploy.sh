@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# Deploy benchmark of the docker provider: for 2 and 6 compute nodes, the time from no
-# container (base image present) to a ready cluster (site.yml, readiness job included),
-# the time and `changed` count of a no-op re-run, and the time of teardown. Prints a table.
-# Run after `make setup`; takes several minutes. Not part of `make test`.
+# Deploy benchmark of the docker provider: for 2 and 6 compute nodes, each on the baked node
+# image (learnhpc/node:12) and on plain Debian (learnhpc/debian-systemd:12), the time from
+# no container to a ready cluster (site.yml, readiness job included), the time and `changed`
+# count of a no-op re-run, and the time of teardown. The event is the demo's: mgmt, login,
+# the compute nodes, JupyterHub. Prints a table.
+# Run after `make setup`; takes about 20 minutes. Not part of `make test`.
+#   LEARNHPC_BENCH_COMPUTE  compute node counts (default: 2 6)
+#   LEARNHPC_BENCH_IMAGES   images (default: learnhpc/node:12 learnhpc/debian-systemd:12)
 set -euo pipefail
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$top"
@@ -18,14 +22,16 @@ seconds() { local start=$1; echo "$(( $(date +%s%N) / 1000000 - start ))" | awk 
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 
 rows=()
+for image in ${LEARNHPC_BENCH_IMAGES:-learnhpc/node:12 learnhpc/debian-systemd:12}; do
 for n in ${LEARNHPC_BENCH_COMPUTE:-2 6}; do
     name=bench$n
     cat >"$events/$name.yml" <<YAML
 provider: docker
 end_date: 2099-12-31
 nodes: {compute: {count: $n}}
-docker: {ssh_port: $((2400 + n)), https_port: $((8400 + n))}
+docker: {image: "$image", ssh_port: $((2400 + n)), https_port: $((8400 + n))}
 accounts: {guests: 3}
+services: {jupyterhub: true}
 YAML
     "$playbook" teardown.yml -e event=$name >/dev/null
     start=$(now_ms)
@@ -37,9 +43,11 @@ YAML
     start=$(now_ms)
     "$playbook" teardown.yml -e event=$name >"$events/teardown.log" 2>&1 || { tail -30 "$events/teardown.log"; exit 1; }
     down=$(seconds "$start")
-    rows+=("$(printf '| %13s | %12s | %16s | %14s | %12s |' "$n" "$first" "$second" "$(changed "$events/second.log")" "$down")")
+    rows+=("$(printf '| %-26s | %13s | %12s | %16s | %14s | %12s |' "$image" "$n" "$first" "$second" \
+        "$(changed "$events/second.log")" "$down")")
+done
 done
 
-echo "| compute nodes | to ready (s) | no-op re-run (s) | re-run changed | teardown (s) |"
-echo "|---------------|--------------|------------------|----------------|--------------|"
+echo "| image                      | compute nodes | to ready (s) | no-op re-run (s) | re-run changed | teardown (s) |"
+echo "|----------------------------|---------------|--------------|------------------|----------------|--------------|"
 printf '%s\n' "${rows[@]}"

@@ -8,7 +8,9 @@
 #   3. .venv: the pinned Python environment (requirements.txt + constraints.txt).
 #   4. .venv/collections: this checkout linked as the collection learnhpc.cluster.
 #   5. The base image learnhpc/debian-systemd:12, rebuilt only when its recipe changes.
-#   6. ansible-test's pip bootstrap, seeded (it cannot be downloaded here).
+#   6. The baked node image learnhpc/node:12 (the base image with the roles' packages), the
+#      docker provider's default, rebuilt only when its recipe changes.
+#   7. ansible-test's pip bootstrap, seeded (it cannot be downloaded here).
 #
 # Every failure ends with one line saying what is missing and how to fix it.
 set -euo pipefail
@@ -17,6 +19,7 @@ top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$top"
 venv=$top/.venv
 base_image=${LEARNHPC_BASE_IMAGE:-learnhpc/debian-systemd:12}
+node_image=${LEARNHPC_NODE_IMAGE:-learnhpc/node:12}
 dockerd_log=${LEARNHPC_DOCKERD_LOG:-/var/log/learnhpc-dockerd.log}
 
 say() { printf 'setup: %s\n' "$*"; }
@@ -91,7 +94,22 @@ if [ "$have" != "$recipe" ]; then
         die "building $base_image failed (see the lines above)"
 fi
 
-# --- 6. ansible-test's pip bootstrap -------------------------------------------------------
+# --- 6. The baked node image ---------------------------------------------------------------
+# The base image with every package of the event's roles installed (scripts/images/node.sh).
+# The recipe: the base image's, the bake playbook and script, and what the roles install.
+node_recipe=$( { echo "$recipe"
+                 cat playbooks/node_image.yml scripts/images/node.sh roles/*/defaults/main.yml \
+                     roles/jupyterhub/vars/main.yml roles/jupyterhub/files/constraints.txt \
+                     roles/jupyterhub/tasks/venv.yml; } | sha256sum | cut -c1-16)
+have=$(docker image inspect -f '{{ index .Config.Labels "org.learnhpc.recipe" }}' \
+    "$node_image" 2>/dev/null || true)
+if [ "$have" != "$node_recipe" ]; then
+    say "building $node_image (recipe $node_recipe; a few minutes)"
+    LEARNHPC_BASE_IMAGE="$base_image" LEARNHPC_NODE_IMAGE="$node_image" scripts/images/node.sh "$node_recipe" ||
+        die "building $node_image failed (see the lines above)"
+fi
+
+# --- 7. ansible-test's pip bootstrap -------------------------------------------------------
 # ansible-test downloads get-pip.py to bootstrap pip in its virtual environments; that
 # address is not reachable here. It accepts a script already in its cache: ours runs
 # ensurepip, then pip with the arguments ansible-test gives.

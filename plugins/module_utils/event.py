@@ -145,7 +145,7 @@ DEFAULTS = {
     "login_name": "login",
     "compute_count": 2,
     "compute_prefix": "compute",
-    "docker_image": "learnhpc/debian-systemd:12",
+    "docker_image": "learnhpc/node:12",
     "ssh_port": 2222,
     "https_port": 8443,
     # The job gateway's HTTPS port (services.slurm_rest), published only when it is on.

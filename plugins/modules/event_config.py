@@ -191,7 +191,7 @@ event:
       type: dict
       returned: success
       sample:
-        image: learnhpc/debian-systemd:12
+        image: learnhpc/node:12
         ssh_port: 2222
         https_port: 8443
         bind_address: 127.0.0.1

@@ -104,7 +104,7 @@ def test_minimal_docker_event_gets_every_default():
         "compute": {"count": 2, "max_count": 2, "prefix": "compute", "flavor": None},
     }
     assert event["docker"] == {
-        "image": "learnhpc/debian-systemd:12",
+        "image": "learnhpc/node:12",
         "ssh_port": 2222,
         "https_port": 8443,
         "bind_address": "127.0.0.1",

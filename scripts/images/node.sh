@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Build learnhpc/node:12, the baked node image of the docker provider: the base image
+# learnhpc/debian-systemd:12 with every package of the event's roles installed once, by
+# playbooks/node_image.yml (which says what is left out, and why). Events use it by default
+# (docker.image); their roles then only configure. The image carries a label with the hash of
+# its recipe; `scripts/setup.sh` rebuilds it only when that hash changes.
+#
+# Usage: node.sh HASH   (run from the checkout, after the rest of scripts/setup.sh)
+set -euo pipefail
+
+hash=${1:?usage: $0 RECIPE_HASH}
+top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+image=${LEARNHPC_NODE_IMAGE:-learnhpc/node:12}
+base=${LEARNHPC_BASE_IMAGE:-learnhpc/debian-systemd:12}
+name=learnhpc-node-image-$$
+log=$(mktemp /var/tmp/learnhpc-node-image.XXXXXX.log)
+
+cleanup() { docker rm -f "$name" >/dev/null 2>&1 || true; }
+trap cleanup EXIT
+
+# A systemd container as the docker provider runs its nodes (roles/docker_provider/vars/main.yml).
+docker run -d --name "$name" --hostname node-image \
+    --cap-add SYS_ADMIN --cap-add NET_ADMIN \
+    --security-opt seccomp=unconfined --security-opt apparmor=unconfined \
+    --cgroupns host -v /sys/fs/cgroup:/sys/fs/cgroup:rw \
+    --tmpfs /run --tmpfs /run/lock --tmpfs /tmp:exec,mode=1777 \
+    "$base" >/dev/null
+for _ in $(seq 60); do
+    state=$(docker exec "$name" systemctl is-system-running 2>/dev/null || true)
+    case $state in running | degraded) break ;; esac
+    sleep 1
+done
+
+ANSIBLE_CONFIG=$top/ansible.cfg "$top/.venv/bin/ansible-playbook" "$top/playbooks/node_image.yml" \
+    -i "$name," -e ansible_connection=community.docker.docker_api -e ansible_user=root >"$log" 2>&1 || {
+    echo "node image: the playbook failed; last lines of $log:" >&2
+    tail -n 30 "$log" >&2
+    exit 1
+}
+rm -f "$log"
+
+docker stop -t 30 "$name" >/dev/null
+docker commit --change "LABEL org.learnhpc.recipe=$hash" "$name" "$image" >/dev/null
+echo "built $image (recipe $hash)"
