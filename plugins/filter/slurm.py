@@ -31,7 +31,7 @@ def _value(key, value):
 
 
 def _option(key, value):
-    if not re.match(r"^[A-Za-z][A-Za-z0-9_]*$", str(key)):
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", str(key)):
         raise AnsibleFilterError(f"slurm option name {key!r} is not a Slurm option name")
     text = _value(key, value)
     if any(c.isspace() for c in text):
@@ -138,7 +138,7 @@ def hostlist_compress(names):
     groups = {}
     plain = []
     for name in dict.fromkeys(str(n) for n in names):
-        match = _NUMBERED.match(name)
+        match = _NUMBERED.fullmatch(name)
         if match:
             prefix, digits = match.groups()
             groups.setdefault((prefix, len(digits)), []).append(int(digits))
@@ -182,7 +182,7 @@ def _split_outside_brackets(text):
 def _expand_brackets(content, hostlist):
     values = []
     for item in content.split(","):
-        match = _RANGE.match(item.strip())
+        match = _RANGE.fullmatch(item.strip())
         if not match:
             raise AnsibleFilterError(f"host list {hostlist!r}: {item!r} is not a number or a range")
         first, last = match.group(1), match.group(2) or match.group(1)

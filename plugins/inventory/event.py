@@ -28,8 +28,9 @@ description:
     (C(YYYY-MM-DD)), C(learnhpc_provider), C(learnhpc_autoscaled) (a bool), C(slurm_node_cpus) and
     C(slurm_node_memory_mb) (integers), and the
     variables to reach it. Docker containers get C(ansible_connection=community.docker.docker_api),
-    C(ansible_docker_docker_host) (the engine of O(docker_host)), C(ansible_host=<container name>), C(ansible_user=root) and C(learnhpc_docker_state) (the state of the
-    container, for example V(running) or V(exited)); stopped containers are included.'
+    C(ansible_docker_docker_host) (the engine of O(docker_host)), C(ansible_host=<container name>),
+    C(ansible_user=root) and C(learnhpc_docker_state) (the state of the container, for example V(running) or
+    V(exited)); stopped containers are included.'
   - 'OpenStack servers get C(ansible_user), C(ansible_host), C(learnhpc_openstack_cloud) (the name of the cloud in
     C(clouds.yaml)), C(learnhpc_openstack_id) (the server ID), C(learnhpc_openstack_status) (for example
     V(ACTIVE), V(BUILD), V(SHUTOFF) or V(ERROR)) and, when it has one, C(learnhpc_openstack_floating_ip); servers in
@@ -298,7 +299,7 @@ def _int(value):
 
 
 def _is_date(value):
-    if not isinstance(value, str) or not DATE.match(value):
+    if not isinstance(value, str) or not DATE.fullmatch(value):
         return False
     try:
         datetime.date.fromisoformat(value)
@@ -311,7 +312,7 @@ def cpuset_count(cpuset):
     """The number of CPUs in a cpuset list such as ``0-1,3``; ValueError if it is malformed."""
     cpus = set()
     for part in cpuset.split(","):
-        match = CPUSET_PART.match(part.strip())
+        match = CPUSET_PART.fullmatch(part.strip())
         if not match:
             raise ValueError(f"malformed cpuset {cpuset!r}")
         first = int(match.group(1))
@@ -330,7 +331,7 @@ def node_from_labels(name, labels, provider, kind, warn):
     """
     labels = labels or {}
     event = labels.get(LABEL_EVENT)
-    if not isinstance(event, str) or not EVENT_NAME.match(event):
+    if not isinstance(event, str) or not EVENT_NAME.fullmatch(event):
         warn(f"{PLUGIN}: skipping {kind} {name}: label {LABEL_EVENT}={event!r} is not an event name")
         return None
     roles_text = labels.get(LABEL_ROLES)
@@ -644,11 +645,11 @@ class OpenStackProvider:
                 " or the environment variable OS_CLOUD"
             )
         ssh_user = str(plugin.get_option("ssh_user") or "")
-        if not USER_NAME.match(ssh_user):
+        if not USER_NAME.fullmatch(ssh_user):
             raise AnsibleParserError(f"{PLUGIN}: ssh_user {ssh_user!r} is not a user name")
         ssh_options = [str(option) for option in plugin.get_option("ssh_options") or []]
         for option in ssh_options:
-            if not SSH_OPTION.match(option):
+            if not SSH_OPTION.fullmatch(option):
                 raise AnsibleParserError(f"{PLUGIN}: ssh_options: {option!r} is not an SSH option written Name=value")
         config = openstack_config(plugin.get_option("clouds_yaml"))
         connections = {cloud: openstack_connection(config, cloud) for cloud in clouds}
@@ -776,7 +777,7 @@ class OpenStackProvider:
         user = (server.get("metadata") or {}).get(LABEL_SSH_USER)
         if user is None:
             return self.ssh_user
-        if isinstance(user, str) and USER_NAME.match(user):
+        if isinstance(user, str) and USER_NAME.fullmatch(user):
             return user
         self.warn(
             f"{PLUGIN}: server {name}: ignoring metadata {LABEL_SSH_USER}={user!r}, not a user name;"

@@ -86,7 +86,7 @@ def password_matches(stored, password):
     """Whether ``stored`` (a ``{CRYPT}$6$`` value) is the hash of ``password``; False for other schemes."""
     if not stored.startswith("{CRYPT}"):
         return False
-    match = _SHA512_CRYPT.match(stored[len("{CRYPT}") :])
+    match = _SHA512_CRYPT.fullmatch(stored[len("{CRYPT}") :])
     if not match or match.group(1):
         return False
     return secrets.compare_digest(sha512_crypt(password, match.group(2)), stored)

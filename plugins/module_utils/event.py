@@ -198,7 +198,7 @@ def parse_date(value):
         return None
     if isinstance(value, datetime.date):
         return value
-    if isinstance(value, str) and DATE_RE.match(value):
+    if isinstance(value, str) and DATE_RE.fullmatch(value):
         try:
             return datetime.date.fromisoformat(value)
         except ValueError:
@@ -208,7 +208,7 @@ def parse_date(value):
 
 def event_name_error(name):
     """Why ``name`` is not a valid event name (docs/contracts.md), or ``None``."""
-    if isinstance(name, str) and EVENT_NAME_RE.match(name):
+    if isinstance(name, str) and EVENT_NAME_RE.fullmatch(name):
         return None
     return f"the event name {show(name)} is not valid: use {EVENT_NAME_RULE}"
 
@@ -353,7 +353,7 @@ class _Checker:
             hint = " (put it in quotes)" if isinstance(value, (int, float, datetime.date)) else ""
             self.error(full, f"must be a non-empty string, got {show(value)}{hint}")
             return _BAD
-        if pattern is not None and not pattern.match(value):
+        if pattern is not None and not pattern.fullmatch(value):
             self.error(full, f"must be {rule}, got {show(value)}")
             return _BAD
         return value
@@ -648,7 +648,7 @@ def _check_instructor_name(c, item, where, taken, guest_prefix):
         problem = f"must be at most {MAX_USER_NAME} characters, got {len(name)}"
     elif name in taken:
         problem = f"{name!r} is used twice (also by accounts.instructors[{taken[name]}])"
-    elif guest_prefix is not _BAD and re.match(rf"^{re.escape(guest_prefix)}\d+$", name):
+    elif guest_prefix is not _BAD and re.fullmatch(rf"{re.escape(guest_prefix)}\d+", name):
         problem = f"{name!r} looks like a guest account (accounts.prefix {guest_prefix!r} and a number); choose another"
     elif name in RESERVED_USER_NAMES:
         problem = f"{name!r} is reserved for the system or a service; choose another name"
@@ -1145,7 +1145,7 @@ def list_events(events_dir):
     names = []
     for entry in entries:
         stem, ext = os.path.splitext(entry)
-        if ext == ".yml" and EVENT_NAME_RE.match(stem) and os.path.isfile(os.path.join(events_dir, entry)):
+        if ext == ".yml" and EVENT_NAME_RE.fullmatch(stem) and os.path.isfile(os.path.join(events_dir, entry)):
             names.append(stem)
     return sorted(names)
 
@@ -1171,7 +1171,16 @@ def _loader_class():
             seen[key] = key_node.start_mark.line
         return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
 
+    def construct_timestamp(loader, node):
+        # An impossible date (2026-02-30) stays a string, so that the check of its key names
+        # the file and the key instead of PyYAML's bare "day is out of range for month".
+        try:
+            return yaml.SafeLoader.construct_yaml_timestamp(loader, node)
+        except ValueError:
+            return loader.construct_scalar(node)
+
     UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, construct_mapping)
+    UniqueKeyLoader.add_constructor("tag:yaml.org,2002:timestamp", construct_timestamp)
     return UniqueKeyLoader
 
 

@@ -44,12 +44,12 @@ def show(value):
 
 
 def is_uuid(value):
-    return isinstance(value, str) and UUID_RE.match(value) is not None
+    return isinstance(value, str) and UUID_RE.fullmatch(value) is not None
 
 
 def domain_error(value):
     """Why ``value`` is not an identity domain, or None."""
-    if isinstance(value, str) and DOMAIN_RE.match(value):
+    if isinstance(value, str) and DOMAIN_RE.fullmatch(value):
         return None
     return f"{show(value)} is not {DOMAIN_RULE}"
 
@@ -57,8 +57,8 @@ def domain_error(value):
 def identity_error(value):
     """Why ``value`` is not a Globus identity user name (user@domain), or None."""
     if isinstance(value, str):
-        match = IDENTITY_RE.match(value)
-        if match and DOMAIN_RE.match(match.group("domain")):
+        match = IDENTITY_RE.fullmatch(value)
+        if match and DOMAIN_RE.fullmatch(match.group("domain")):
             return None
     return f"must be {IDENTITY_RULE}, got {show(value)}"
 
@@ -144,7 +144,7 @@ def _endpoint_problems(s):
         if not _one_line(s.get(key)):
             problems.append(f"globus_endpoint_{key} must be {what}, on one line, got {show(s.get(key))}")
     email = s.get("contact_email")
-    if not (isinstance(email, str) and EMAIL_RE.match(email)):
+    if not (isinstance(email, str) and EMAIL_RE.fullmatch(email)):
         problems.append(
             f"globus_endpoint_contact_email must be an e-mail address such as hpc@example.org, got {show(email)}"
         )
@@ -211,7 +211,7 @@ def _gateway_problems(s):
             "Globus maps user@domain to the local user only when there is one domain"
         )
     users = s.get("users_deny")
-    if not isinstance(users, list) or any(not (isinstance(u, str) and POSIX_USER_RE.match(u)) for u in users):
+    if not isinstance(users, list) or any(not (isinstance(u, str) and POSIX_USER_RE.fullmatch(u)) for u in users):
         problems.append(f"globus_endpoint_users_deny must be a list of local user names, got {show(users)}")
     timeout = s.get("authentication_timeout_mins")
     if isinstance(timeout, bool) or not isinstance(timeout, int) or timeout < 0:
@@ -258,12 +258,12 @@ def _install_problems(s):
     repository = s.get("apt_repository")
     if repository == "globus":
         url = s.get("repo_package_url")
-        if not (isinstance(url, str) and re.match(r"^https?://\S+\.deb$", url)):
+        if not (isinstance(url, str) and re.fullmatch(r"https?://\S+\.deb", url)):
             return [f"globus_endpoint_repo_package_url must be the http(s) URL of a .deb, got {show(url)}"]
     elif repository == "site":
         url, key = s.get("apt_site_url"), s.get("apt_site_key_url")
         good = re.compile(r"^(https?|file)://\S+$")
-        if not (isinstance(url, str) and good.match(url) and isinstance(key, str) and good.match(key)):
+        if not (isinstance(url, str) and good.fullmatch(url) and isinstance(key, str) and good.fullmatch(key)):
             return [
                 "globus_endpoint_apt_repository is site: set globus_endpoint_apt_site_url and "
                 "globus_endpoint_apt_site_key_url (http://, https:// or file://)"

@@ -99,7 +99,7 @@ def token_claims(token):
     if token.startswith("SLURM_JWT="):
         return None, "token: give only what follows 'SLURM_JWT=' in the output of 'scontrol token'"
     parts = token.split(".")
-    if len(parts) != 3 or not all(_B64URL_RE.match(part) for part in parts):
+    if len(parts) != 3 or not all(_B64URL_RE.fullmatch(part) for part in parts):
         what = f"{len(parts)} part(s)" if len(parts) != 3 else "3 parts, one empty or with characters outside base64url"
         return None, (
             "token: malformed gateway token: a JSON Web Token is three base64url parts separated by '.', "
@@ -395,7 +395,7 @@ class SlurmRestModule:
         user = params["user"] or claims.get("sun")
         if not user:
             self.fail("user: not given, and the token names no user (claim 'sun'); set user")
-        if not USER_RE.match(str(user)):
+        if not USER_RE.fullmatch(str(user)):
             self.fail(f"user: {user!r} is not a user name")
         expires = claims.get("exp") if isinstance(claims.get("exp"), int) else None
         self.user = str(user)

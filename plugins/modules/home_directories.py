@@ -137,10 +137,10 @@ def owner_mode(uid, gid, mode):
 def check_input(params, present):
     """Every problem of the input, one line each."""
     problems = []
-    if not re.match(r"^0?[0-7]{3,4}$", params["mode"]):
+    if not re.fullmatch(r"0?[0-7]{3,4}", params["mode"]):
         problems.append(f"mode must be octal like 0700, got {params['mode']!r}")
     for index, user in enumerate(params["users"]):
-        if not POSIX_NAME.match(user["name"]):
+        if not POSIX_NAME.fullmatch(user["name"]):
             problems.append(f"users[{index}]: name {user['name']!r} is not a POSIX user name")
         elif present and (user["uid"] is None or user["gid"] is None):
             problems.append(f"users[{index}] ({user['name']}): uid and gid are required with state=present")

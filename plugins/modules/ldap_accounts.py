@@ -221,7 +221,7 @@ def check_user(where, user, group):
     if user["gid"] is None and (group is None or group.get("gid") is None):
         problems.append(f"{where} ({name}): gid is required when group.gid is not given")
     expire = user["expire_date"]
-    if expire is not None and not DATE.match(expire):
+    if expire is not None and not DATE.fullmatch(expire):
         problems.append(f"{where} ({name}): expire_date must be YYYY-MM-DD, got {expire!r}")
     elif expire is not None:
         try:
@@ -231,7 +231,7 @@ def check_user(where, user, group):
     problems.extend(
         f"{where} ({name}): ssh_keys[{index}] is not an OpenSSH public key line"
         for index, key in enumerate(user["ssh_keys"])
-        if not KEY.match(key.strip())
+        if not KEY.fullmatch(key.strip())
     )
     if not str(user["home"] or "/").startswith("/"):
         problems.append(f"{where} ({name}): home must be an absolute path")
@@ -244,7 +244,7 @@ def check_users(users, group, state):
     seen_names, seen_uids = set(), {}
     for index, user in enumerate(users):
         where, name = f"users[{index}]", user["name"]
-        if not POSIX_NAME.match(name):
+        if not POSIX_NAME.fullmatch(name):
             problems.append(f"{where}: name {name!r} is not a POSIX user name")
         if name in seen_names:
             problems.append(f"{where}: user {name} is listed twice")
@@ -257,7 +257,7 @@ def check_users(users, group, state):
         elif user["uid"] is not None:
             seen_uids[user["uid"]] = name
     if group is not None:
-        if not POSIX_NAME.match(group["name"]):
+        if not POSIX_NAME.fullmatch(group["name"]):
             problems.append(f"group: name {group['name']!r} is not a POSIX group name")
         if state == "present" and group.get("gid") is None:
             problems.append("group: gid is required with state=present")

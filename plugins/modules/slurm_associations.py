@@ -190,13 +190,13 @@ def check_params(params):
     """Every problem of the parameters, one line each."""
     problems = []
     account = params["account"]
-    if not ACCOUNT_RE.match(account):
+    if not ACCOUNT_RE.fullmatch(account):
         problems.append(
             f"account: {account!r} is not a Slurm account name (lower-case letters, digits, _ - ., at most 64)"
         )
-    if params["cluster"] is not None and not CLUSTER_RE.match(params["cluster"]):
+    if params["cluster"] is not None and not CLUSTER_RE.fullmatch(params["cluster"]):
         problems.append(f"cluster: {params['cluster']!r} is not a Slurm cluster name")
-    if not ACCOUNT_RE.match(params["parent"]):
+    if not ACCOUNT_RE.fullmatch(params["parent"]):
         problems.append(f"parent: {params['parent']!r} is not a Slurm account name")
     elif params["parent"] == account:
         problems.append("parent: an account cannot be its own parent")
@@ -204,16 +204,16 @@ def check_params(params):
         value = params[key]
         if value is not None and (not value.strip() or TEXT_BAD_RE.search(value)):
             problems.append(f"{key}: must be non-empty text without quotes, commas or line breaks, got {value!r}")
-    bad_users = [user for user in params["users"] if not USER_RE.match(user)]
+    bad_users = [user for user in params["users"] if not USER_RE.fullmatch(user)]
     if bad_users:
         problems.append("users: not user names: " + ", ".join(repr(user) for user in bad_users))
     duplicates = sorted({user for user in params["users"] if params["users"].count(user) > 1})
     if duplicates:
         problems.append("users: listed more than once: " + ", ".join(duplicates))
     for tres, minutes in (params["grp_tres_mins"] or {}).items():
-        if not TRES_RE.match(str(tres)):
+        if not TRES_RE.fullmatch(str(tres)):
             problems.append(f"grp_tres_mins: {tres!r} is not a TRES name (e.g. cpu, mem, node, gres/gpu)")
-        elif isinstance(minutes, bool) or not isinstance(minutes, (int, str)) or not re.match(r"^\d+$", str(minutes)):
+        elif isinstance(minutes, bool) or not isinstance(minutes, (int, str)) or not re.fullmatch(r"\d+", str(minutes)):
             problems.append(f"grp_tres_mins.{tres}: must be a whole number >= 0, got {minutes!r}")
     return problems
 
@@ -223,7 +223,7 @@ def parse_tres(text):
     limits = {}
     for item in filter(None, text.split(",")):
         name, value = item.split("=", 1)
-        match = re.match(r"^(\d+)([KMGTP]?)$", value)
+        match = re.fullmatch(r"(\d+)([KMGTP]?)", value)
         if not match:
             limits[name] = value
             continue

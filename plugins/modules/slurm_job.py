@@ -238,7 +238,7 @@ class SlurmJob(SlurmRestModule):
     def check_input(self):
         params = self.params
         problems = []
-        if not NAME_RE.match(params["name"]):
+        if not NAME_RE.fullmatch(params["name"]):
             problems.append(
                 f"name: {params['name']!r} is not a job name (letters, digits and _ - . + @ :, at most 200 characters)"
             )
@@ -250,7 +250,7 @@ class SlurmJob(SlurmRestModule):
         for key in INT_OPTIONS:
             if params[key] is not None and params[key] < 1:
                 problems.append(f"{key}: must be at least 1, got {params[key]}")
-        bad_env = [key for key in params["environment"] if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", str(key))]
+        bad_env = [key for key in params["environment"] if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", str(key))]
         if bad_env:
             problems.append("environment: not variable names: " + ", ".join(map(repr, bad_env)))
         if problems:

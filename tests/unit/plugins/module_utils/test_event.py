@@ -1512,3 +1512,23 @@ def test_globus_without_anything_is_one_line_per_missing_key():
         "globus.domain",
         "globus.agree_to_letsencrypt_tos",
     ]
+
+
+# -- full matches: a name that ends in a newline is not a name -----------------------------
+
+
+def test_names_with_a_final_newline_are_refused():
+    assert "is not valid" in ev.event_name_error("demo\n")
+    fails(docker_event(nodes={"mgmt": {"name": "mgmt\n"}}), "nodes.mgmt.name", "")
+    fails(docker_event(nodes={"compute": {"prefix": "compute\n"}}), "nodes.compute.prefix", "")
+    fails(instructors({"name": "alice\n", "ssh_key": "generate"}), "accounts.instructors[0].name", "")
+    fails(docker_event(end_date="2030-12-31\n"), "end_date", "must be a date YYYY-MM-DD")
+
+
+@pytest.mark.parametrize("date", ["2030-02-30", "2030-04-31", "2030-13-01"])
+def test_an_impossible_calendar_date_names_the_file_and_the_key(tmp_path, date):
+    path = write(tmp_path, "course.yml", f"end_date: {date}\n")
+    event, errors = ev.load_event(str(path), today=TODAY)
+    assert event is None
+    assert len(errors) == 1
+    assert "course.yml" in errors[0] and "end_date" in errors[0] and "must be a date YYYY-MM-DD" in errors[0]

@@ -173,6 +173,7 @@ def test_uid_taken_by_another_user(capsys, directory):
     "users, message",
     [
         ([{"name": "Bad Name", "uid": 1}], "users[0]: name 'Bad Name' is not a POSIX user name"),
+        ([{"name": "alice\n", "uid": 1}], "users[0]: name 'alice\\n' is not a POSIX user name"),
         ([{"name": "a", "uid": 1}, {"name": "a", "uid": 2}], "users[1]: user a is listed twice"),
         ([{"name": "a", "uid": 1}, {"name": "b", "uid": 1}], "users[1] (b): uid 1 is also the uid of a"),
         ([{"name": "a"}], "users[0] (a): uid is required"),
