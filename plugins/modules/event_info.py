@@ -132,6 +132,22 @@ events:
       description: The number of volumes of the event (none on a cloud without block storage).
       type: int
       sample: 0
+skipped:
+  description:
+    - Resources whose event label or metadata is not a valid event name (C(../..), a name with a line break, ...).
+      They belong to no event in RV(events), so nothing is removed for them; the playbooks report them.
+  returned: success
+  type: list
+  elements: dict
+  contains:
+    resource:
+      description: The kind and name of the resource.
+      type: str
+      sample: container evil-1
+    event:
+      description: The name read, quoted (at most 80 characters).
+      type: str
+      sample: "'../..'"
 """
 
 import datetime
@@ -161,6 +177,11 @@ def _created_date(value):
         return None
 
 
+def _docker_name(container):
+    names = container.get("Names") or ["?"]
+    return str(names[0]).lstrip("/")
+
+
 def _iso(timestamp):
     """A Unix time stamp (Docker's C(Created) of a container) as ISO 8601 in UTC."""
     return datetime.datetime.fromtimestamp(int(timestamp), datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -171,6 +192,19 @@ class _Events:
 
     def __init__(self):
         self.items = {}
+        self.skipped = []
+
+    def accept(self, name, resource):
+        """Whether ``name``, read from ``resource``'s label or metadata, is a valid event name.
+
+        A name that is not (``../..``, ``demo\n``: anyone with access to the provider can set a
+        label) is recorded in RV(skipped) and never becomes an event: reaping deletes
+        ``events/.state/<name>``, so a name read back must pass the rules of an event file.
+        """
+        if event_name_error(name) is None:
+            return True
+        self.skipped.append({"resource": resource, "event": repr(name)[:80]})
+        return False
 
     def entry(self, name):
         return self.items.setdefault(
@@ -255,37 +289,43 @@ class EventInfo(OpenStackModule):
         events = _Events()
         for container in containers:
             labels = container.get("Labels") or {}
+            if not events.accept(labels.get(EVENT_KEY), f"container {_docker_name(container)}"):
+                continue
             roles = [role for role in (labels.get(ROLES_KEY) or "").split(",") if role]
             created = _iso(container["Created"]) if container.get("Created") else None
             events.add_server(labels[EVENT_KEY], roles, labels, created)
         for kind, found in (("networks", networks), ("volumes", volumes)):
             for resource in found:
-                events.entry((resource.get("Labels") or {})[EVENT_KEY])[kind] += 1
+                name = (resource.get("Labels") or {}).get(EVENT_KEY)
+                if events.accept(name, f"{kind[:-1]} {resource.get('Name', '?')}"):
+                    events.entry(name)[kind] += 1
         self.exit(
             changed=False,
             events=events.summary("docker", self.today(), self.params["event"], self.params["grace_days"]),
+            skipped=events.skipped,
         )
 
     def run(self):
         events = _Events()
         for server in self.event_servers():
             name = server_event(server)
-            if name:
+            if name and events.accept(name, f"server {server.name}"):
                 events.add_server(
                     name, server_roles(server), server.metadata or {}, getattr(server, "created_at", None)
                 )
         for network in self.conn.network.networks(project_id=self.project_id()):
             name = tags_event(network.tags)
-            if name:
+            if name and events.accept(name, f"network {network.name}"):
                 events.entry(name)["networks"] += 1
         if self.has_volumes():
             for volume in self.conn.block_storage.volumes(details=True):
                 name = (volume.metadata or {}).get(EVENT_KEY)
-                if name:
+                if name and events.accept(name, f"volume {volume.name}"):
                     events.entry(name)["volumes"] += 1
         self.exit(
             changed=False,
             events=events.summary("openstack", self.today(), self.params["event"], self.params["grace_days"]),
+            skipped=events.skipped,
         )
 
 

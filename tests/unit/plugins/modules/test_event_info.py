@@ -226,3 +226,33 @@ def test_docker_engine_over_tcp_is_refused(run):
     failed, result = run(event_info, provider="docker", docker_host="tcp://10.0.0.1:2375")
     assert failed
     assert result["msg"] == "docker_host: only unix:// addresses are supported, got 'tcp://10.0.0.1:2375'"
+
+
+def test_names_read_back_are_checked_like_an_event_files(run, cloud, engine, monkeypatch):
+    # A label anyone with the Docker socket can set: reaping must never see it as an event.
+    bad = [
+        {"Names": ["/evil-1"], "Created": 1922918400, "Labels": _labels("../..", **{"org.learnhpc.roles": "mgmt"})},
+        {"Names": ["/evil-2"], "Created": 1922918400, "Labels": _labels("ws\n")},
+    ]
+    monkeypatch.setitem(ENGINE, "/containers/json", ENGINE["/containers/json"] + bad)
+    monkeypatch.setitem(ENGINE, "/volumes", {"Volumes": [{"Name": "v", "Labels": _labels("")}], "Warnings": None})
+    failed, result = run(
+        event_info, provider="docker", docker_host=f"unix://{engine.server_address}", today="2030-12-11"
+    )
+    assert not failed, result.get("msg")
+    assert [e["name"] for e in result["events"]] == ["gone", "ws"]
+    assert result["events"][1]["servers"] == 2
+    assert result["skipped"] == [
+        {"resource": "container evil-1", "event": "'../..'"},
+        {"resource": "container evil-2", "event": "'ws\\n'"},
+        {"resource": "volume v", "event": "''"},
+    ]
+
+
+def test_openstack_names_read_back_are_checked(run, cloud):
+    cloud.add_server("ev-mgmt", event="ev", roles="mgmt")
+    cloud.add_server("x-1", event="../../etc")
+    failed, result = run(event_info, today="2030-12-11")
+    assert not failed, result.get("msg")
+    assert [e["name"] for e in result["events"]] == ["ev"]
+    assert result["skipped"] == [{"resource": "server x-1", "event": "'../../etc'"}]
