@@ -7,6 +7,8 @@
 # Run after `make setup`; takes about 20 minutes. Not part of `make test`.
 #   LEARNHPC_BENCH_COMPUTE  compute node counts (default: 2 6)
 #   LEARNHPC_BENCH_IMAGES   images (default: learnhpc/node:12 learnhpc/debian-systemd:12)
+#   LEARNHPC_BENCH_LOGS     a directory to keep each run's log in (with per-task times), for
+#                           finding where the time goes
 set -euo pipefail
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$top"
@@ -14,6 +16,8 @@ events=$(mktemp -d)
 trap 'rm -rf "$events"' EXIT
 export LEARNHPC_EVENTS_DIR=$events
 playbook=$top/.venv/bin/ansible-playbook
+# Each task's time in the logs (LEARNHPC_BENCH_LOGS); the callback costs next to nothing.
+export ANSIBLE_CALLBACKS_ENABLED=ansible.posix.profile_tasks
 
 changed() { # sum of changed= over the PLAY RECAP of a log
     sed -n '/PLAY RECAP/,$p' "$1" | grep -o 'changed=[0-9]*' | cut -d= -f2 | awk '{s += $1} END {print s + 0}'
@@ -43,6 +47,12 @@ YAML
     start=$(now_ms)
     "$playbook" teardown.yml -e event=$name >"$events/teardown.log" 2>&1 || { tail -30 "$events/teardown.log"; exit 1; }
     down=$(seconds "$start")
+    if [ -n "${LEARNHPC_BENCH_LOGS:-}" ]; then
+        mkdir -p "$LEARNHPC_BENCH_LOGS"
+        for log in first second teardown; do
+            cp "$events/$log.log" "$LEARNHPC_BENCH_LOGS/${image//[\/:]/_}-$n-$log.log"
+        done
+    fi
     rows+=("$(printf '| %-26s | %13s | %12s | %16s | %14s | %12s |' "$image" "$n" "$first" "$second" \
         "$(changed "$events/second.log")" "$down")")
 done
