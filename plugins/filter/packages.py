@@ -12,9 +12,8 @@ from ansible.errors import AnsibleFilterError
 
 def _split(spec):
     """``name``, ``name=version`` (``*`` allowed at the end) or ``name:arch``: (name, version or None)."""
-    name, _, version = spec.partition("=")
-    name = name.split(":", 1)[0]
-    return name, (version or None)
+    name, version = (spec.split("=", 1) + [""])[:2]
+    return name.split(":", 1)[0], (version or None)
 
 
 def packages_missing(packages, installed):
