@@ -1,11 +1,10 @@
-#!/usr/bin/env python3
 # Copyright: learnhpc.cluster developers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Where a playbook run's time went, play by play: a table from a log written with the
 callback ansible.posix.profile_tasks (benchmarks/deploy.sh keeps such logs with
 LEARNHPC_BENCH_LOGS=DIR).
 
-    benchmarks/play_times.py LOG
+    .venv/bin/python benchmarks/play_times.py LOG
 
 Each play's time runs from its first time stamp to the next play's; "task runs" counts the
 hosts' results (ok, changed, skipped, failed) of its tasks, the module runs and skips that
@@ -58,5 +57,5 @@ def main(path):
 
 if __name__ == "__main__":
     if len(sys.argv) != 2:
-        sys.exit("usage: benchmarks/play_times.py LOG (written with the callback ansible.posix.profile_tasks)")
+        sys.exit("usage: python benchmarks/play_times.py LOG (written with the callback ansible.posix.profile_tasks)")
     main(sys.argv[1])
