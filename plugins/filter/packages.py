@@ -12,7 +12,7 @@ from ansible.errors import AnsibleFilterError
 
 def _split(spec):
     """``name``, ``name=version`` (``*`` allowed at the end) or ``name:arch``: (name, version or None)."""
-    name, version = (spec.split("=", 1) + [""])[:2]
+    name, version = spec.split("=", 1) if "=" in spec else (spec, "")
     return name.split(":", 1)[0], (version or None)
 
 
