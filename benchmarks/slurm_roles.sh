@@ -91,7 +91,7 @@ ln -s "$galaxy" "$work/roles/galaxyproject.slurm"
 run() { # side log -> prints "seconds tasks changed"
     local side=$1 log=$2 start end
     start=$(date +%s%N)
-    ANSIBLE_ROLES_PATH=$work/roles ANSIBLE_CALLBACKS_ENABLED= "$playbook" -i "$work/inventory.yml" "$work/$side.yml" \
+    ANSIBLE_ROLES_PATH=$work/roles "$playbook" -i "$work/inventory.yml" "$work/$side.yml" \
         >"$log" 2>&1 || { tail -30 "$log" >&2; exit 1; }
     end=$(date +%s%N)
     printf '%s %s %s\n' "$(echo "$(( (end - start) / 1000000 ))" | awk '{printf "%.1f", $1/1000}')" \
