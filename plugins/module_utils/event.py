@@ -116,7 +116,12 @@ OPENSTACK_KEYS = (
     "allowed_cidrs",
     "ssh_user",
     "key_name",
+    "shared_storage",
 )
+# openstack.shared_storage: nfs, the mgmt node exports /home, /project and /scratch; site,
+# the image or the site mounts them on every node (CephFS, Lustre, Manila...), and the
+# playbooks only check that they are mounted and shared.
+SHARED_STORAGE = ("nfs", "site")
 FLAVORS_KEYS = ("mgmt", "login", "compute")
 ACCOUNTS_KEYS = ("guests", "prefix", "instructors", "grace_days", "uid_start")
 INSTRUCTOR_KEYS = ("name", "ssh_key", "email")
@@ -632,7 +637,18 @@ def _check_openstack(c, data, provider):
             rule=POSIX_NAME_RULE,
         ),
         "key_name": c.string(openstack, "key_name", "openstack"),
+        "shared_storage": _check_shared_storage(c, openstack),
     }
+
+
+def _check_shared_storage(c, openstack):
+    value = openstack.get("shared_storage")
+    if value is None:
+        return "nfs"
+    if value not in SHARED_STORAGE:
+        c.error("openstack.shared_storage", f"must be one of: {', '.join(SHARED_STORAGE)}, got {show(value)}")
+        return _BAD
+    return value
 
 
 # -- accounts and the rest -----------------------------------------------------------------

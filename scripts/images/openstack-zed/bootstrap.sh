@@ -15,6 +15,11 @@ install -D -m 0644 "$here"/timeouts.conf /etc/systemd/system.conf.d/learnhpc-tim
 for agent in neutron-linuxbridge-agent neutron-dhcp-agent neutron-l3-agent; do
     install -D -m 0644 "$here"/agent-wait-rpc.conf "/etc/systemd/system/$agent.service.d/learnhpc-wait-rpc.conf"
 done
+# The compute driver (servers as containers), and ebtables in front of ebtables-nft.
+# nova loads compute drivers from the package nova.virt only.
+cp -r "$here"/learnhpc_nova /usr/lib/python3/dist-packages/nova/virt/
+install -m 0755 "$here"/ebtables /usr/local/sbin/ebtables
+install -D -m 0644 "$here"/nova-compute-root.conf /etc/systemd/system/nova-compute.service.d/learnhpc-root.conf
 # Admin credentials for troubleshooting inside the container (`. /root/openrc`); test-only.
 install -m 0600 "$here"/openrc /root/openrc
 

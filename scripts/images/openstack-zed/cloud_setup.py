@@ -87,17 +87,22 @@ def resources():
     for name, flavor_id, ram, disk, vcpus in FLAVORS:
         if not conn.compute.find_flavor(name):
             conn.compute.create_flavor(name=name, id=flavor_id, ram=ram, disk=disk, vcpus=vcpus)
-    if not conn.image.find_image("cirros"):
-        # No real guest ever runs (nova's fake driver), so an empty 8 MiB qcow2 will do.
-        subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "/var/tmp/cirros.qcow2", "8M"], check=True)
+    if not conn.image.find_image("debian-12"):
+        # The servers are containers of the Docker image that the property
+        # learnhpc_container_image names (learnhpc_nova.driver); Glance only needs some bytes.
+        subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "/var/tmp/debian-12.qcow2", "8M"], check=True)
         conn.image.create_image(
-            name="cirros",
-            filename="/var/tmp/cirros.qcow2",
+            name="debian-12",
+            filename="/var/tmp/debian-12.qcow2",
             disk_format="qcow2",
             container_format="bare",
             visibility="public",
             wait=True,
             timeout=120,
+            learnhpc_container_image="learnhpc/cloud-node:12",
+            os_distro="debian",
+            os_version="12",
+            os_admin_user="debian",
         )
     net = conn.network.find_network("public")
     if not net:

@@ -161,9 +161,12 @@ ini $conf oslo_concurrency lock_path /var/lib/nova/tmp
 for quota in instances:1000 cores:10000 ram:10240000; do
     ini $conf quota "${quota%%:*}" "${quota#*:}"
 done
-# Servers are not real VMs: nova's fake driver "boots" them at once (Debian's
-# nova-compute-ironic set this file to the ironic driver).
-ini /etc/nova/nova-compute.conf DEFAULT compute_driver fake.FakeDriver
+# Servers are systemd containers on the machine's Docker engine, plugged into Neutron's
+# bridges (learnhpc_nova/driver.py; Debian's nova-compute-ironic set this file to the ironic
+# driver). The servers of one event share a Docker volume for each of these directories: the
+# stand-in for a site's shared file system.
+ini /etc/nova/nova-compute.conf DEFAULT compute_driver learnhpc_nova.driver.ContainerDriver
+ini /etc/nova/nova-compute.conf learnhpc shared_dirs /home,/project,/scratch
 # The AMQP heartbeat as a green thread, not a native one (heartbeat_in_pthread), as for
 # neutron and cinder below.
 uwsgi_small /etc/nova/nova-api-uwsgi.ini 3

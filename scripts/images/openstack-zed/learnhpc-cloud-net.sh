@@ -6,7 +6,9 @@
 #   AppArmor unconfined).
 # - This kernel offers neither `dummy` nor `vlan` interfaces, so the "physical" interfaces
 #   are veth pairs: ext0 is the external physnet `public` (its peer ext0p holds the
-#   gateway 172.24.4.1 of the `public` subnet), vxl0 holds the VXLAN endpoint address.
+#   gateway 172.24.4.1 of the `public` subnet), vxl0 holds the VXLAN endpoint address
+#   (a /32: a /24 there would hide the machine's own 10.255.255.0/24 addresses, such as its
+#   DNS resolver, from the servers behind the routers).
 set -eu
 mount -o remount,rw /proc/sys
 
@@ -20,6 +22,6 @@ ip link set ext0p up
 if ! ip link show vxl0 >/dev/null 2>&1; then
     ip link add vxl0 type veth peer name vxl0p
 fi
-ip addr replace 10.255.255.1/24 dev vxl0
+ip addr replace 10.255.255.1/32 dev vxl0
 ip link set vxl0 up
 ip link set vxl0p up

@@ -168,6 +168,7 @@ def test_minimal_openstack_event_gets_every_default():
         "allowed_cidrs": ["192.0.2.0/24"],
         "ssh_user": "debian",
         "key_name": None,
+        "shared_storage": "nfs",
     }
     assert event["software"]["eessi"] is True
     # The flavors of openstack.flavors become the nodes' flavors.
@@ -770,6 +771,19 @@ def test_ssh_user_and_key_name_invalid(key, value):
     data = openstack_event()
     data["openstack"][key] = value
     fails(data, f"openstack.{key}", "")
+
+
+def test_shared_storage():
+    data = openstack_event()
+    data["openstack"]["shared_storage"] = "site"
+    assert ok(data)["openstack"]["shared_storage"] == "site"
+
+
+@pytest.mark.parametrize("value", ["cephfs", "NFS", True, ["site"]])
+def test_shared_storage_invalid(value):
+    data = openstack_event()
+    data["openstack"]["shared_storage"] = value
+    fails(data, "openstack.shared_storage", "must be one of: nfs, site")
 
 
 # -- accounts ------------------------------------------------------------------------------
