@@ -1,16 +1,22 @@
 #!/usr/bin/env bash
 # The local OpenStack test cloud for tests/integration/openstack (docs/openstack-test-cloud.md).
 #
-#   build    build learnhpc/openstack-zed:latest (or $LEARNHPC_TEST_CLOUD_IMAGE) when its recipe
-#            changed (scripts/images/openstack-zed.sh)
-#   start    build when needed, run container learnhpc-test-cloud, wait until it can serve
-#            tests (at most LEARNHPC_OPENSTACK_TIMEOUT, default 600 s), write
-#            .cache/openstack/clouds.yaml; nothing to do when it runs and is ready
-#   stop     remove the container and clouds.yaml
+#   build    build learnhpc/openstack-zed:latest (or $LEARNHPC_TEST_CLOUD_IMAGE) and the servers'
+#            image learnhpc/cloud-node:12 when their recipes changed
+#            (scripts/images/openstack-zed.sh, scripts/images/cloud-node.sh)
+#   start    build when needed, run container learnhpc-test-cloud, route the external network
+#            to it, wait until it can serve tests (at most LEARNHPC_OPENSTACK_TIMEOUT, default
+#            600 s), write .cache/openstack/clouds.yaml; nothing to do when it runs and is ready
+#   stop     remove the container, its servers and volumes, the route and clouds.yaml
 #   status   say whether it runs and what is not ready yet
 #
-# The API ports are published on 127.0.0.1 only. The clouds.yaml holds the image's fixed
-# TEST-ONLY credentials; they are good for this throwaway container and nothing else.
+# This machine stands for the cloud's upstream router: the external network `public`
+# (172.24.4.0/24, where the APIs and the floating IPs live) is routed to the container and
+# masqueraded on the way out, so this machine reaches floating IPs and the servers reach the
+# APIs and the internet. Its servers are containers on this machine's Docker engine
+# (docs/openstack-test-cloud.md): the test cloud holds the Docker socket, which makes it root
+# here. It is for test machines only. The clouds.yaml holds the image's fixed TEST-ONLY
+# credentials; they are good for this throwaway container and nothing else.
 set -euo pipefail
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -19,7 +25,10 @@ image=${LEARNHPC_TEST_CLOUD_IMAGE:-learnhpc/openstack-zed:latest}
 timeout=${LEARNHPC_OPENSTACK_TIMEOUT:-600}
 state=$top/.cache/openstack
 clouds=$state/clouds.yaml
-ports=(5000 8774 8776 8778 9292 9696)
+external=172.24.4.0/24
+api_host=172.24.4.1
+# Docker labels of what the test cloud's compute driver makes (servers and shared volumes).
+driver_label=org.learnhpc.test-cloud
 
 say() { printf 'openstack-cloud: %s\n' "$*"; }
 die() { printf 'openstack-cloud: error: %s\n' "$*" >&2; exit 1; }
@@ -33,13 +42,13 @@ write_clouds() {
     local tmp
     tmp=$(mktemp "$state/clouds.yaml.XXXXXX")
     # TEST-ONLY credentials of the throwaway test-cloud image (scripts/images/openstack-zed/).
-    cat >"$tmp" <<'YAML'
+    cat >"$tmp" <<YAML
 # Written by scripts/openstack-cloud.sh for the local test cloud (container learnhpc-test-cloud).
 # TEST-ONLY credentials of a throwaway image: never use them for anything else.
 clouds:
   learnhpc-test-admin:
     auth:
-      auth_url: http://127.0.0.1:5000/v3
+      auth_url: http://$api_host:5000/v3
       username: admin
       password: secret
       project_name: admin
@@ -50,7 +59,7 @@ clouds:
     identity_api_version: 3
   learnhpc-test:
     auth:
-      auth_url: http://127.0.0.1:5000/v3
+      auth_url: http://$api_host:5000/v3
       username: demo
       password: secret
       project_name: demo
@@ -64,10 +73,40 @@ YAML
     mv "$tmp" "$clouds"
 }
 
-build() { "$top/scripts/images/openstack-zed.sh"; }
+build() {
+    "$top/scripts/images/openstack-zed.sh"
+    "$top/scripts/images/cloud-node.sh"
+}
+
+# The external network is reached through the container; what leaves it is masqueraded as
+# this machine (as an upstream router does). Both are set again at every start (the
+# container's address changes).
+route_external() {
+    local ip
+    ip=$(docker inspect -f '{{ .NetworkSettings.IPAddress }}' "$name")
+    [ -n "$ip" ] || die "$name has no address on Docker's default network"
+    ip route replace "$external" via "$ip" ||
+        die "could not route $external to $name (this needs root and must not clash with a network of this machine)"
+    iptables -t nat -C POSTROUTING -s "$external" ! -d "$external" -j MASQUERADE 2>/dev/null ||
+        iptables -t nat -A POSTROUTING -s "$external" ! -d "$external" -j MASQUERADE
+}
+
+unroute_external() {
+    ip route del "$external" 2>/dev/null || true
+    while iptables -t nat -D POSTROUTING -s "$external" ! -d "$external" -j MASQUERADE 2>/dev/null; do :; done
+}
+
+# Servers and volumes the compute driver made; they outlive the container otherwise.
+remove_servers() {
+    local ids
+    ids=$(docker ps -aq --filter "label=$driver_label")
+    [ -z "$ids" ] || docker rm -f $ids >/dev/null
+    ids=$(docker volume ls -q --filter "label=$driver_label")
+    [ -z "$ids" ] || docker volume rm -f $ids >/dev/null
+}
 
 start() {
-    local t0 t1 publish=() port
+    local t0 t1
     t0=$(date +%s)
     build
     t1=$(date +%s)
@@ -79,29 +118,33 @@ start() {
         say "$name is running; waiting until it is ready"
     else
         docker rm -f "$name" >/dev/null 2>&1 || true
-        for port in "${ports[@]}"; do
-            publish+=(-p "127.0.0.1:$port:$port")
-        done
+        remove_servers
+        # The Docker socket and the host's /proc are for the compute driver (servers are
+        # containers; their network namespaces are reached through /proc).
         docker run -d --name "$name" --hostname "$name" --stop-signal SIGRTMIN+3 \
             --cap-add SYS_ADMIN --cap-add NET_ADMIN --cap-add DAC_READ_SEARCH --cap-add SYS_PTRACE \
             --security-opt seccomp=unconfined --security-opt apparmor=unconfined --cgroupns=host \
             -v /sys/fs/cgroup:/sys/fs/cgroup:rw --tmpfs /run --tmpfs /run/lock --tmpfs /tmp:exec,mode=1777 \
-            -e LEARNHPC_CLOUD_PUBLIC_HOST=127.0.0.1 "${publish[@]}" "$image" >/dev/null ||
-            die "could not start $name (are ports ${ports[*]} on 127.0.0.1 free?)"
+            -v /var/run/docker.sock:/var/run/docker.sock -v /proc:/hostproc:ro \
+            -e LEARNHPC_CLOUD_PUBLIC_HOST=$api_host "$image" >/dev/null ||
+            die "could not start $name"
         t1=$(date +%s)
     fi
+    route_external
     local what
     if ! what=$(missing "$timeout"); then
         die "$name not ready after $timeout s: ${what:-no answer}; look with 'docker exec $name journalctl -b'"
     fi
-    curl -sf -o /dev/null http://127.0.0.1:5000/v3 ||
-        die "$name is ready inside but Keystone does not answer on 127.0.0.1:5000 of this machine"
+    curl -sf -o /dev/null "http://$api_host:5000/v3" ||
+        die "$name is ready inside but Keystone does not answer at $api_host:5000 from this machine"
     write_clouds
     say "$name ready after $(($(date +%s) - t1)) s (total $(($(date +%s) - t0)) s); clouds.yaml: $clouds"
 }
 
 stop() {
     docker rm -f "$name" >/dev/null 2>&1 || true
+    remove_servers
+    unroute_external
     rm -f "$clouds"
     say "$name removed"
 }

@@ -65,7 +65,7 @@ def create(conn, external, made):
     made["router"] = router
     conn.network.add_interface_to_router(router, subnet_id=subnet.id)
     made["interface"] = True
-    image = conn.image.find_image("cirros", ignore_missing=False)
+    image = conn.image.find_image("debian-12", ignore_missing=False)
     flavor = conn.compute.find_flavor("m1.tiny", ignore_missing=False)
     for short, role in ROLES.items():
         metadata = {
@@ -75,7 +75,7 @@ def create(conn, external, made):
             "org.learnhpc.provider": "openstack",
         }
         if role == "login":
-            metadata["org.learnhpc.ssh_user"] = "cirros"
+            metadata["org.learnhpc.ssh_user"] = "debian"
         server = conn.compute.create_server(
             name=f"{EVENT}-{short}",
             image_id=image.id,
@@ -185,13 +185,13 @@ def check_listing(conn, directory, clouds_yaml, cloud, fip):
     login = hostvars[f"{EVENT}-login"]
     log(f"login node: {json.dumps(login, sort_keys=True)}")
     check(login["ansible_host"] == fip, f"the login node's ansible_host is its floating IP {fip}")
-    check(login["ansible_user"] == "cirros", "the login node's ansible_user comes from its metadata")
+    check(login["ansible_user"] == "debian", "the login node's ansible_user comes from its metadata")
     check("ansible_ssh_common_args" not in login, "the login node is reached directly")
     for short in ("mgmt", "compute-01"):
         node = hostvars[f"{EVENT}-{short}"]
         check(node["ansible_host"].startswith("10.77.0."), f"{short}: fixed IP {node['ansible_host']}")
         check(
-            node["ansible_ssh_common_args"] == f"-o ProxyJump=cirros@{fip}",
+            node["ansible_ssh_common_args"] == f"-o ProxyJump=debian@{fip}",
             f"{short}: {node['ansible_ssh_common_args']}",
         )
         check(node["ansible_user"] == "debian", f"{short}: ansible_user is the option's default")

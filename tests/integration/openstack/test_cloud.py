@@ -135,7 +135,7 @@ def test_network_servers_floating_ip_volume_and_teardown(demo, made):
     rules = list(net.security_group_rules(security_group_id=made.group.id, direction="ingress"))
     assert [(r.protocol, r.port_range_min) for r in rules] == [("tcp", 22)]
 
-    flavor, image = compute.find_flavor("m1.tiny"), demo.image.find_image("cirros")
+    flavor, image = compute.find_flavor("m1.tiny"), demo.image.find_image("debian-12")
     started = time.monotonic()
     for index in (1, 2):
         made.servers.append(

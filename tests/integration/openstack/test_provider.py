@@ -3,13 +3,14 @@
 """The role openstack_provider through playbooks/provision.yml and teardown.yml, against a real OpenStack API.
 
 Skipped unless LEARNHPC_OPENSTACK_CLOUDS is the path of a clouds.yaml with the cloud ``learnhpc-test`` (a
-non-admin project) that has the image ``cirros``, the flavor ``m1.tiny`` and the external network ``public``
+non-admin project) that has the image ``debian-12``, the flavor ``m1.tiny`` and the external network ``public``
 (the test cloud of ``make test``). Events ``osprov-a`` and ``osprov-b`` are created and removed (also at the
 start, should an earlier run have left something). Run from the collection root:
 
     LEARNHPC_OPENSTACK_CLOUDS=/path/to/clouds.yaml .venv/bin/pytest -v tests/integration/openstack/test_provider.py
 
-The servers boot cirros, not Debian: nothing logs in to them; the test checks what the API says.
+The servers boot (containers of the test cloud), but nothing logs in to them here; the test checks what the API
+says. tests/integration/openstack/test_servers.py logs in.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ nodes:
     count: {count}
 openstack:
   cloud: {cloud}
-  image: cirros
+  image: debian-12
   flavors: {{mgmt: m1.tiny, login: m1.tiny, compute: m1.tiny}}
   external_network: public
   network_cidr: {cidr}
