@@ -33,9 +33,11 @@ description:
     V(exited)); stopped containers are included.'
   - 'OpenStack servers get C(ansible_user), C(ansible_host), C(learnhpc_openstack_cloud) (the name of the cloud in
     C(clouds.yaml)), C(learnhpc_openstack_id) (the server ID), C(learnhpc_openstack_status) (for example
-    V(ACTIVE), V(BUILD), V(SHUTOFF) or V(ERROR)) and, when it has one, C(learnhpc_openstack_floating_ip); servers in
+    V(ACTIVE), V(BUILD), V(SHUTOFF) or V(ERROR)), C(learnhpc_openstack_fixed_ip) and, when it has one,
+    C(learnhpc_openstack_floating_ip); servers in
     every status are included. C(ansible_user) is the
-    server''s metadata C(org.learnhpc.ssh_user) when it has it, else O(ssh_user).'
+    server''s metadata C(org.learnhpc.ssh_user) when it has it, else O(ssh_user); C(ansible_become) is true unless
+    that user is root (the roles configure the nodes as root, and cloud images give their user passwordless sudo).'
   - 'How OpenStack servers are reached: the login node of an event (node role C(login)) at its floating IP; every
     other node of the event at its fixed IP, through the login node - C(ansible_ssh_common_args) holds
     C(-o ProxyJump=<user>@<floating IP of the login node>). With O(ssh_options), C(ansible_ssh_common_args) of every
@@ -148,6 +150,11 @@ options:
         behind the login node, so that the login node is checked with them too (see the description).
       - Ansible's own settings (C(host_key_checking), C(ssh_args)) apply to the target only, not to the login node
         on the way, so set a host key policy here rather than there.
+      - Without a host key policy here (neither C(StrictHostKeyChecking) nor C(UserKnownHostsFile)), the servers of
+        an event that has a state directory (C(<events_dir>/.state/<event>)) get
+        V(StrictHostKeyChecking=accept-new) and V(UserKnownHostsFile=<events_dir>/.state/<event>/known_hosts). So each
+        event trusts its servers' keys on first use and keeps them apart from other events', whose servers may later
+        get the same addresses; the file goes with the state directory at teardown.
     type: list
     elements: str
     default: []
@@ -722,13 +729,18 @@ class OpenStackProvider:
                 if node is None:
                     continue
                 node["cpus"], node["memory_mb"] = self._size(connection, name, server.get("flavor"), flavors)
+                user = self._user(server, name)
                 node["vars"] = {
-                    "ansible_user": self._user(server, name),
+                    "ansible_user": user,
+                    # The roles configure the node as root; cloud images give their user sudo without a password.
+                    "ansible_become": user != "root",
                     "learnhpc_openstack_cloud": cloud,
                     "learnhpc_openstack_id": server.get("id"),
                     "learnhpc_openstack_status": server.get("status"),
                 }
                 addresses = server_addresses(server.get("addresses"))
+                if addresses[0]:
+                    node["vars"]["learnhpc_openstack_fixed_ip"] = addresses[0]
                 if addresses[1]:
                     # Not only the login node's: the Globus endpoint's data transfer node has one too.
                     node["vars"]["learnhpc_openstack_floating_ip"] = addresses[1]
@@ -750,12 +762,13 @@ class OpenStackProvider:
         for node, (fixed, floating) in nodes:
             jump = jumps.get(node["event"])
             key = self._event_key(node["event"])
+            options = self._event_ssh_options(node["event"])
             if "login" in node["roles"] and floating:
-                address, args = floating, self._ssh_args()
+                address, args = floating, self._ssh_args(options)
             elif fixed and jump:
-                address, args = fixed, self._ssh_args(*jump, key=key)
+                address, args = fixed, self._ssh_args(options, *jump, key=key)
             else:
-                address, args = fixed or floating, self._ssh_args()
+                address, args = fixed or floating, self._ssh_args(options)
                 if address:
                     no_jump.add(node["event"])
                 else:
@@ -792,11 +805,27 @@ class OpenStackProvider:
         key = os.path.join(self.events_dir, ".state", event, "ssh", "openstack_ed25519")
         return os.path.normpath(os.path.abspath(key)) if os.path.isfile(key) else None
 
-    def _ssh_args(self, jump_user=None, jump_ip=None, key=None):
-        """ansible_ssh_common_args: the ssh_options, and the way through the login node (with the event's key)."""
-        args = [arg for option in self.ssh_options for arg in ("-o", option)]
+    def _event_ssh_options(self, event):
+        """The ssh_options, and for an event with a state directory its own host keys file.
+
+        Floating and fixed IPs come back to other servers and events, with other host keys: one file per event
+        (removed with its state directory at teardown), first use trusted (accept-new), unless ssh_options set a
+        host key policy of their own.
+        """
+        options = list(self.ssh_options)
+        named = {option.split("=", 1)[0].strip().lower() for option in options}
+        if not self.events_dir or named & {"stricthostkeychecking", "userknownhostsfile"}:
+            return options
+        state = os.path.normpath(os.path.abspath(os.path.join(self.events_dir, ".state", event)))
+        if os.path.isdir(state):
+            options += ["StrictHostKeyChecking=accept-new", f"UserKnownHostsFile={state}/known_hosts"]
+        return options
+
+    def _ssh_args(self, options, jump_user=None, jump_ip=None, key=None):
+        """ansible_ssh_common_args: the options, and the way through the login node (with the event's key)."""
+        args = [arg for option in options for arg in ("-o", option)]
         if jump_ip:
-            if self.ssh_options or key:
+            if options or key:
                 # ssh applies command-line options to the target only, not to a ProxyJump host: the options go
                 # into a ProxyCommand, so that the login node is checked with the same host key policy. ssh
                 # expands % tokens in a ProxyCommand: %% keeps those of the options (%h, ...) for the inner ssh.

@@ -4,6 +4,7 @@
 # node image learnhpc/node:12 plus what a cloud image has, cloud-init and the OpenSSH server,
 # configured as Debian's cloud images are (cloud-node/99-learnhpc.cfg). No SSH host key
 # is baked in: cloud-init makes each server's own at its first boot.
+# Like a cloud image it has no package lists (and no stamp saying they are fresh).
 #
 # The image carries the label org.learnhpc.recipe=HASH (this script, the configuration and
 # the base image's id); nothing is built when the image already carries it.
@@ -52,7 +53,7 @@ docker exec "$name" sh -euc '
     rm -f /etc/ssh/ssh_host_*
     systemctl enable ssh.service cloud-init-local.service cloud-init.service cloud-config.service cloud-final.service >/dev/null 2>&1
     cloud-init clean --logs >/dev/null; rm -f /var/tmp/99-learnhpc.cfg
-    apt-get clean; rm -rf /var/lib/apt/lists/*
+    apt-get clean; rm -rf /var/lib/apt/lists/* /var/lib/apt/periodic/update-success-stamp
     : >/etc/machine-id'
 docker stop -t 30 "$name" >/dev/null
 docker commit -c 'CMD ["/lib/systemd/systemd"]' -c "LABEL org.learnhpc.recipe=$recipe" "$name" "$image" >/dev/null

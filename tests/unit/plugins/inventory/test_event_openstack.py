@@ -213,9 +213,11 @@ def test_host_vars_login_and_behind_it(os_run):
         "learnhpc_openstack_cloud": "training",
         "learnhpc_openstack_id": "id-demo-login",
         "learnhpc_openstack_status": "ACTIVE",
+        "learnhpc_openstack_fixed_ip": "10.42.1.12",
         "learnhpc_openstack_floating_ip": "203.0.113.10",
         "ansible_host": "203.0.113.10",
         "ansible_user": "debian",
+        "ansible_become": True,
         "slurm_node_cpus": 4,
         "slurm_node_memory_mb": 8192 - 256,
     }
@@ -965,9 +967,11 @@ def test_provider_class_is_separable():
             "ansible_host": "10.42.1.21",
             "ansible_ssh_common_args": "-o ProxyJump=debian@203.0.113.10",
             "ansible_user": "debian",
+            "ansible_become": True,
             "learnhpc_openstack_cloud": "training",
             "learnhpc_openstack_id": "id-demo-compute-01",
             "learnhpc_openstack_status": "ACTIVE",
+            "learnhpc_openstack_fixed_ip": "10.42.1.21",
         },
     }
     json.dumps(nodes)  # plain JSON data, for the inventory cache
@@ -992,17 +996,31 @@ def test_generated_key_is_used_for_the_nodes_and_the_jump(os_run, tmp_path, monk
     inventory = os_run({"training": FakeConnection(servers)}, events_dir=str(events_dir))
     login = host_vars(inventory, "demo-login")
     assert login["ansible_ssh_private_key_file"] == str(key)
-    assert "ansible_ssh_common_args" not in login
+    # An event with a state directory has its own host keys file, trusted on first use.
+    known = ["-o", "StrictHostKeyChecking=accept-new", "-o", f"UserKnownHostsFile={events_dir}/.state/demo/known_hosts"]
+    assert shlex.split(login["ansible_ssh_common_args"]) == known
     args = shlex.split(host_vars(inventory, "demo-compute-01")["ansible_ssh_common_args"])
     assert host_vars(inventory, "demo-compute-01")["ansible_ssh_private_key_file"] == str(key)
-    assert len(args) == 2
-    assert args[0] == "-o"
-    proxy = shlex.split(args[1][len("ProxyCommand=") :])
-    assert proxy == ["ssh", "-W", "%h:%p", "-i", str(key), "-o", "IdentitiesOnly=yes", "debian@203.0.113.10"]
-    # an event without a generated key (its own key pair in OpenStack) is reached with the user's keys
+    assert args[:4] == known
+    assert len(args) == 6
+    assert args[4] == "-o"
+    proxy = shlex.split(args[5][len("ProxyCommand=") :])
+    assert proxy == ["ssh", "-W", "%h:%p", *known, "-i", str(key), "-o", "IdentitiesOnly=yes", "debian@203.0.113.10"]
+    # an event without a state directory (its own key pair in OpenStack) is reached with the user's keys
     other = host_vars(inventory, "other-compute-01")
     assert "ansible_ssh_private_key_file" not in other
     assert other["ansible_ssh_common_args"] == "-o ProxyJump=debian@203.0.113.20"
+
+
+def test_a_host_key_policy_in_ssh_options_replaces_the_events_file(os_run, tmp_path, monkeypatch):
+    monkeypatch.delenv("LEARNHPC_EVENTS_DIR", raising=False)
+    events_dir = tmp_path / "events"
+    write_key(events_dir, "demo")
+    options = ["UserKnownHostsFile=/etc/ssh/training_hosts"]
+    connections = {"training": FakeConnection(cluster("demo", 1))}
+    inventory = os_run(connections, events_dir=str(events_dir), ssh_options=options)
+    args = shlex.split(host_vars(inventory, "demo-login")["ansible_ssh_common_args"])
+    assert args == ["-o", "UserKnownHostsFile=/etc/ssh/training_hosts"]
 
 
 def test_events_dir_relative_to_the_inventory_file(os_run, tmp_path, monkeypatch):
