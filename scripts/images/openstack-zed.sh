@@ -2,8 +2,9 @@
 # Build learnhpc/openstack-zed:latest: a real OpenStack Zed control plane (Keystone, Glance,
 # Placement, Nova, Neutron ML2/linuxbridge, Cinder from Debian bookworm's packages) in one
 # systemd container, for the OpenStack integration tests (scripts/openstack-cloud.sh runs it,
-# docs/openstack-test-cloud.md describes it). Servers and volumes are not real: nova's fake
-# driver and cinder's fake driver stand in for the hypervisor and the storage.
+# docs/openstack-test-cloud.md describes it). Servers are systemd containers on this machine's
+# Docker engine (our compute driver, openstack-zed/learnhpc_nova), plugged into Neutron's real
+# network; volumes come from cinder's fake driver and hold no data.
 #
 # How: run a container from learnhpc/debian-systemd:12, copy scripts/images/openstack-zed/
 # into it, run packages.sh, configure.sh and bootstrap.sh there, stop it, `docker commit`.

@@ -4,8 +4,9 @@ As the demo user (project demo, role member) of the cloud started by
 `scripts/openstack-cloud.sh start`: a network with a subnet, a router with an external
 gateway, a security group, a keypair, two servers that go ACTIVE, a floating IP that shows
 up in a server's addresses and a 1 GB volume; then everything is deleted and nothing of it
-may be left. Servers and volumes come from nova's and cinder's fake drivers (no VM, no disk);
-networks, routers and floating IPs are real Neutron objects (docs/openstack-test-cloud.md).
+may be left. Servers are containers of the test cloud's compute driver (test_servers.py logs in
+to them), volumes come from cinder's fake driver (no disk); networks, routers and floating IPs
+are real Neutron objects (docs/openstack-test-cloud.md).
 
 Runs only when LEARNHPC_OPENSTACK_CLOUDS names the clouds.yaml written by that script.
 """
