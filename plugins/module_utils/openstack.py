@@ -10,8 +10,9 @@ openstacksdk or keystoneauth error into one line without a traceback. A module s
 
 The event identity (docs/contracts.md): servers carry the metadata ``org.learnhpc.*``;
 Neutron resources carry the tag ``learnhpc-event=<event>``; volumes carry the metadata key
-``org.learnhpc.event``; keypairs and application credentials, which have neither tags nor
-metadata, are named ``<event>-...``.
+``org.learnhpc.event``; the key pair and the application credential, which have neither tags
+nor metadata, by an exact name and what the collection writes into them (``owns_keypair``,
+``owns_credential``), never by a name prefix.
 """
 
 from __future__ import annotations
@@ -76,16 +77,31 @@ def server_roles(server):
     return [role for role in (metadata.get(ROLES_KEY) or "").split(",") if role]
 
 
-def owns_name(name, event, other_events=()):
-    """Whether a resource named ``name`` (a keypair, an application credential) belongs to ``event``.
+def owns_keypair(keypair, event):
+    """Whether a key pair is the one the collection made for ``event``.
 
-    The name must start with ``<event>-``. A name that also starts with ``<other>-`` for a longer
-    known event ``other`` (``demo-2-key`` when tearing down ``demo`` while ``demo-2`` exists)
-    belongs to that event instead.
+    Key pairs have neither tags nor metadata. The collection names the one it generates
+    ``<event>-key`` and writes that name as the public key's comment; a trainer's own key pair
+    (``openstack.key_name``) is never the event's, whatever its name.
     """
-    if not isinstance(name, str) or not name.startswith(event + "-"):
-        return False
-    return not any(len(other) > len(event) and name.startswith(other + "-") for other in other_events)
+    name = f"{event}-key"
+    words = (getattr(keypair, "public_key", None) or "").split()
+    return getattr(keypair, "name", None) == name and len(words) >= 3 and words[2] == name
+
+
+AUTOSCALE_CREDENTIAL = "learnhpc.cluster.slurm_autoscale"
+
+
+def owns_credential(credential, event):
+    """Whether an application credential is the one slurm_autoscale made for ``event``.
+
+    Its name is ``<event>-autoscale`` and its description ends with
+    ``of event <event> (learnhpc.cluster.slurm_autoscale)``.
+    """
+    description = getattr(credential, "description", None) or ""
+    return getattr(credential, "name", None) == f"{event}-autoscale" and description.endswith(
+        f"of event {event} ({AUTOSCALE_CREDENTIAL})"
+    )
 
 
 def listing(names, limit=30):

@@ -103,10 +103,10 @@ from typing import ClassVar
 from ansible_collections.learnhpc.cluster.plugins.module_utils.openstack import (
     OpenStackModule,
     event_tag,
-    owns_name,
+    owns_credential,
+    owns_keypair,
     sdk_exceptions,
     server_event,
-    tags_event,
 )
 
 DELETE_PASSES = 3
@@ -139,15 +139,6 @@ class EventResources(OpenStackModule):
 
     # -- finding ---------------------------------------------------------------------------
 
-    def other_events(self, servers):
-        """Names of the events found in the cloud other than ours (for the name-prefix rule)."""
-        names = {server_event(server) for server in servers}
-        for listing in (self.conn.network.networks, self.conn.network.security_groups):
-            names.update(tags_event(item.tags) for item in listing(project_id=self.project_id()))
-        names.discard(None)
-        names.discard(self.params["event"])
-        return names
-
     def find(self):
         """The event's resources: {kind: [(label, resource, extra)]}."""
         event = self.params["event"]
@@ -170,16 +161,13 @@ class EventResources(OpenStackModule):
         found["subnets"] = [(_label(subnet), subnet, None) for subnet in net.subnets(tags=tag, **project)]
         found["networks"] = [(_label(network), network, None) for network in net.networks(tags=tag, **project)]
         found["security_groups"] = [(_label(sg), sg, None) for sg in net.security_groups(tags=tag, **project)]
-        others = self.other_events(all_servers)
-        found["keypairs"] = [
-            (key.name, key, None) for key in self.conn.compute.keypairs() if owns_name(key.name, event, others)
-        ]
+        found["keypairs"] = [(key.name, key, None) for key in self.conn.compute.keypairs() if owns_keypair(key, event)]
         found["volumes"] = [(_label(volume), volume, None) for volume in self.event_volumes(event)]
         user = self.conn.current_user_id
         found["application_credentials"] = [
             (cred.name, cred, None)
             for cred in self.conn.identity.application_credentials(user=user)
-            if owns_name(cred.name, event, others)
+            if owns_credential(cred, event)
         ]
         return found
 

@@ -198,8 +198,17 @@ class FakeCloud:
             )
         )
         if project == PROJECT:
-            self.keypairs.append(Obj(id=f"{event}-key", name=f"{event}-key"))
-            self.app_creds.append(Obj(id=self.new_id("cred"), name=f"{event}-autoscale"))
+            # What the collection writes into them: the key's comment, the credential's description.
+            self.keypairs.append(
+                Obj(id=f"{event}-key", name=f"{event}-key", public_key=f"ssh-ed25519 AAAA {event}-key")
+            )
+            self.app_creds.append(
+                Obj(
+                    id=self.new_id("cred"),
+                    name=f"{event}-autoscale",
+                    description=f"Slurm autoscaling of event {event} (learnhpc.cluster.slurm_autoscale)",
+                )
+            )
         self.volumes.append(
             Obj(
                 id=self.new_id("vol"),

@@ -10,6 +10,7 @@ use the in-memory cloud of conftest.py.
 from __future__ import annotations
 
 import json
+import types
 
 import pytest
 from ansible.module_utils.testing import patch_module_args
@@ -132,18 +133,36 @@ def test_event_tag_and_back():
 
 
 @pytest.mark.parametrize(
-    ("name", "event", "others", "owned"),
+    ("name", "public_key", "event", "owned"),
     [
-        ("demo-key", "demo", (), True),
-        ("demo", "demo", (), False),
-        ("demonstration-key", "demo", (), False),
-        ("demo-2-key", "demo", ("demo-2",), False),
-        ("demo-2-key", "demo-2", ("demo",), True),
-        ("other-key", "demo", (), False),
+        ("demo-key", "ssh-ed25519 AAAA demo-key", "demo", True),
+        # a trainer's own key pair, named like the event's (openstack.key_name)
+        ("demo-key", "ssh-ed25519 AAAA trainer@laptop", "demo", False),
+        ("demo-key", "ssh-ed25519 AAAA", "demo", False),
+        ("demo-trainer", "ssh-ed25519 AAAA demo-trainer", "demo", False),
+        ("demo-2-key", "ssh-ed25519 AAAA demo-2-key", "demo", False),
+        ("demo-2-key", "ssh-ed25519 AAAA demo-2-key", "demo-2", True),
+        ("demonstration-key", "ssh-ed25519 AAAA demonstration-key", "demo", False),
     ],
 )
-def test_owns_name(name, event, others, owned):
-    assert openstack_utils.owns_name(name, event, others) is owned
+def test_owns_keypair(name, public_key, event, owned):
+    keypair = types.SimpleNamespace(name=name, public_key=public_key)
+    assert openstack_utils.owns_keypair(keypair, event) is owned
+
+
+@pytest.mark.parametrize(
+    ("name", "description", "event", "owned"),
+    [
+        ("demo-autoscale", "Slurm autoscaling of event demo (learnhpc.cluster.slurm_autoscale)", "demo", True),
+        ("demo-autoscale", "the trainer's own", "demo", False),
+        ("demo-autoscale", None, "demo", False),
+        ("demo-2-autoscale", "Slurm autoscaling of event demo-2 (learnhpc.cluster.slurm_autoscale)", "demo", False),
+        ("demo-ci", "Slurm autoscaling of event demo (learnhpc.cluster.slurm_autoscale)", "demo", False),
+    ],
+)
+def test_owns_credential(name, description, event, owned):
+    credential = types.SimpleNamespace(name=name, description=description)
+    assert openstack_utils.owns_credential(credential, event) is owned
 
 
 def test_listing():

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 from ansible_collections.learnhpc.cluster.plugins.modules import event_resources
+from ansible_collections.learnhpc.cluster.tests.unit.plugins.conftest import Obj
 
 ZERO = dict.fromkeys(event_resources.KINDS, 0)
 
@@ -154,6 +155,21 @@ def test_name_prefix_of_a_longer_event_is_left_to_that_event(run, cloud):
     assert [k.name for k in cloud.keypairs] == ["ev-2-key"]
     assert [c.name for c in cloud.app_creds] == ["ev-2-autoscale"]
     assert cloud.event_counts("ev-2")["servers"] == 3
+
+
+def test_a_trainers_own_key_pair_and_credential_are_left(run, cloud):
+    """Owned by what the collection writes into them, not by a name prefix (ev-trainer, ev-key of a trainer)."""
+    populate(cloud, "ev")
+    cloud.keypairs = [k for k in cloud.keypairs if k.name != "ev-key"]
+    cloud.keypairs += [
+        Obj(id="ev-trainer", name="ev-trainer", public_key="ssh-ed25519 AAAA ev-trainer"),
+        Obj(id="ev-key", name="ev-key", public_key="ssh-ed25519 AAAA trainer@laptop"),
+    ]
+    cloud.app_creds = [Obj(id="cred-own", name="ev-autoscale", description="the trainer's own")]
+    failed, result = run(event_resources, event="ev")
+    assert not failed, result.get("msg")
+    assert sorted(k.name for k in cloud.keypairs) == ["ev-key", "ev-trainer"]
+    assert [c.name for c in cloud.app_creds] == ["ev-autoscale"]
 
 
 def test_other_projects_resources_with_the_tag_are_untouched(run, cloud):
