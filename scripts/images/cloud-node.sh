@@ -17,12 +17,14 @@ image=${LEARNHPC_CLOUD_NODE_IMAGE:-learnhpc/cloud-node:12}
 base=${LEARNHPC_NODE_IMAGE:-learnhpc/node:12}
 name=learnhpc-cloud-node-build-$$
 
+# shellcheck source=scripts/images/systemd.sh
+. "$here/systemd.sh"
 say() { printf 'cloud-node: %s\n' "$*"; }
 die() { printf 'cloud-node: error: %s\n' "$*" >&2; exit 1; }
 
 base_id=$(docker image inspect -f '{{ .Id }}' "$base" 2>/dev/null) ||
     die "base image $base not found: run 'make setup' first"
-recipe=$(cat <(echo "$base_id") "$here/cloud-node.sh" "$here"/cloud-node/* | sha256sum | cut -c1-16)
+recipe=$(cat <(echo "$base_id") "$here/cloud-node.sh" "$here/systemd.sh" "$here"/cloud-node/* | sha256sum | cut -c1-16)
 have=$(docker image inspect -f '{{ index .Config.Labels "org.learnhpc.recipe" }}' "$image" 2>/dev/null || true)
 if [ "$have" = "$recipe" ] && [ "${1:-}" != --force ]; then
     say "$image is up to date (recipe $recipe)"
@@ -32,16 +34,8 @@ fi
 cleanup() { docker rm -f "$name" >/dev/null 2>&1 || true; }
 trap cleanup EXIT
 start=$(date +%s)
-docker run -d --name "$name" --hostname cloud-node-build \
-    --cap-add SYS_ADMIN --cap-add NET_ADMIN \
-    --security-opt seccomp=unconfined --security-opt apparmor=unconfined \
-    --cgroupns host -v /sys/fs/cgroup:/sys/fs/cgroup:rw \
-    --tmpfs /run --tmpfs /run/lock --tmpfs /tmp:exec,mode=1777 \
-    "$base" >/dev/null
-for _ in $(seq 60); do
-    case $(docker exec "$name" systemctl is-system-running 2>/dev/null || true) in running | degraded) break ;; esac
-    sleep 1
-done
+docker run -d --name "$name" --hostname cloud-node-build "${SYSTEMD_CONTAINER[@]}" "$base" >/dev/null
+wait_booted "$name"
 docker cp "$here/cloud-node/99-learnhpc.cfg" "$name:/var/tmp/99-learnhpc.cfg"
 docker exec "$name" sh -euc '
     export DEBIAN_FRONTEND=noninteractive

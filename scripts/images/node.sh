@@ -18,18 +18,11 @@ log=$(mktemp /var/tmp/learnhpc-node-image.XXXXXX.log)
 cleanup() { docker rm -f "$name" >/dev/null 2>&1 || true; }
 trap cleanup EXIT
 
-# A systemd container as the docker provider runs its nodes (roles/docker_provider/vars/main.yml).
-docker run -d --name "$name" --hostname node-image \
-    --cap-add SYS_ADMIN --cap-add NET_ADMIN \
-    --security-opt seccomp=unconfined --security-opt apparmor=unconfined \
-    --cgroupns host -v /sys/fs/cgroup:/sys/fs/cgroup:rw \
-    --tmpfs /run --tmpfs /run/lock --tmpfs /tmp:exec,mode=1777 \
-    "$base" >/dev/null
-for _ in $(seq 60); do
-    state=$(docker exec "$name" systemctl is-system-running 2>/dev/null || true)
-    case $state in running | degraded) break ;; esac
-    sleep 1
-done
+# A systemd container as the docker provider runs its nodes.
+# shellcheck source=scripts/images/systemd.sh
+. "$top/scripts/images/systemd.sh"
+docker run -d --name "$name" --hostname node-image "${SYSTEMD_CONTAINER[@]}" "$base" >/dev/null
+wait_booted "$name"
 
 ANSIBLE_CONFIG=$top/ansible.cfg "$top/.venv/bin/ansible-playbook" "$top/playbooks/node_image.yml" \
     -i "$name," -e ansible_connection=community.docker.docker_api -e ansible_user=root >"$log" 2>&1 || {

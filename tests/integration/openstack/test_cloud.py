@@ -53,6 +53,27 @@ def addresses_of(conn, server_id):
     return {(a["addr"], a.get("OS-EXT-IPS:type")) for net in server.addresses.values() for a in net}
 
 
+def create_servers(conn, made, name, **extra):
+    """Two servers ``<name>-1`` and ``-2`` of debian-12 (m1.tiny) on made.network, in the group and key pair ``name``.
+
+    ``extra``: more create_server arguments; a callable value is called with the server's index.
+    """
+    flavor, image = conn.compute.find_flavor("m1.tiny"), conn.image.find_image("debian-12")
+    for index in (1, 2):
+        more = {key: value(index) if callable(value) else value for key, value in extra.items()}
+        made.servers.append(
+            conn.compute.create_server(
+                name=f"{name}-{index}",
+                flavor_id=flavor.id,
+                image_id=image.id,
+                key_name=name,
+                networks=[{"uuid": made.network.id}],
+                security_groups=[{"name": name}],
+                **more,
+            )
+        )
+
+
 class Made:
     """What the test created, deleted in dependency order; safe to call delete() twice."""
 
@@ -85,20 +106,6 @@ class Made:
             net.delete_security_group(self.group, ignore_missing=True)
         if self.keypair:
             compute.delete_keypair(self.keypair, ignore_missing=True)
-
-
-@pytest.fixture
-def demo():
-    conn = connect("learnhpc-test")
-    yield conn
-    conn.close()
-
-
-@pytest.fixture
-def made(demo):
-    made = Made(demo)
-    yield made
-    made.delete()  # after a failure: leave nothing behind for the next test
 
 
 def test_demo_user_is_not_admin(demo):
@@ -136,19 +143,8 @@ def test_network_servers_floating_ip_volume_and_teardown(demo, made):
     rules = list(net.security_group_rules(security_group_id=made.group.id, direction="ingress"))
     assert [(r.protocol, r.port_range_min) for r in rules] == [("tcp", 22)]
 
-    flavor, image = compute.find_flavor("m1.tiny"), demo.image.find_image("debian-12")
     started = time.monotonic()
-    for index in (1, 2):
-        made.servers.append(
-            compute.create_server(
-                name=f"{name}-{index}",
-                flavor_id=flavor.id,
-                image_id=image.id,
-                key_name=name,
-                networks=[{"uuid": made.network.id}],
-                security_groups=[{"name": name}],
-            )
-        )
+    create_servers(demo, made, name)
     for server in made.servers:
         active = compute.wait_for_server(server, status="ACTIVE", wait=TIMEOUT)
         assert active.key_name == name

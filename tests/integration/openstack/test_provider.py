@@ -62,6 +62,21 @@ def setup(tmp_path_factory):
     (events / f"{EVENT_A}.yml").write_text(EVENT_FILE.format(name=EVENT_A, count=3, cloud=CLOUD, cidr="10.61.0.0/24"))
     (events / f"{EVENT_B}.yml").write_text(EVENT_FILE.format(name=EVENT_B, count=1, cloud=CLOUD, cidr="10.62.0.0/24"))
     (events / f"{EVENT_Q}.yml").write_text(EVENT_FILE.format(name=EVENT_Q, count=3, cloud=CLOUD, cidr="10.63.0.0/24"))
+    inventory, env = playbook_setting(base, events)
+    os.environ["OS_CLIENT_CONFIG_FILE"] = CLOUDS
+    import openstack  # noqa: PLC0415 - only when the test is not skipped
+
+    conn = openstack.connect(cloud=CLOUD)
+    state = {"env": env, "inventory": str(inventory), "conn": conn, "events": events}
+    for event in (EVENT_A, EVENT_B, EVENT_Q):
+        playbook(state, "teardown.yml", event)
+    yield state
+    for event in (EVENT_A, EVENT_B, EVENT_Q):
+        playbook(state, "teardown.yml", event)
+
+
+def playbook_setting(base, events):
+    """An inventory file (docker and the test cloud) in ``base``, and the environment of ansible-playbook."""
     inventory = base / "learnhpc.event.yml"
     inventory.write_text(
         f"plugin: learnhpc.cluster.event\nproviders: [docker, openstack]\nclouds: [{CLOUD}]\nclouds_yaml: {CLOUDS}\n"
@@ -75,19 +90,10 @@ def setup(tmp_path_factory):
         ANSIBLE_NOCOLOR="1",
         PATH=f"{BIN}:{os.environ.get('PATH', '')}",
     )
-    os.environ["OS_CLIENT_CONFIG_FILE"] = CLOUDS
-    import openstack  # noqa: PLC0415 - only when the test is not skipped
-
-    conn = openstack.connect(cloud=CLOUD)
-    state = {"env": env, "inventory": str(inventory), "conn": conn, "events": events}
-    for event in (EVENT_A, EVENT_B, EVENT_Q):
-        playbook(state, "teardown.yml", event)
-    yield state
-    for event in (EVENT_A, EVENT_B, EVENT_Q):
-        playbook(state, "teardown.yml", event)
+    return inventory, env
 
 
-def playbook(state, name, event, *extra):
+def playbook(state, name, event, *extra, local_python=True):
     """Run playbooks/<name> for ``event`` (None: no event); returns (exit code, output, seconds)."""
     start = time.monotonic()
     proc = subprocess.run(
@@ -96,8 +102,8 @@ def playbook(state, name, event, *extra):
             "-i",
             state["inventory"],
             *(["-e", f"event={event}"] if event else []),
-            "-e",
-            f"ansible_python_interpreter={BIN / 'python'}",
+            # Only when no server is configured: the servers' Python is their own.
+            *(["-e", f"ansible_python_interpreter={BIN / 'python'}"] if local_python else []),
             *extra,
             str(ROOT / "playbooks" / name),
         ],

@@ -31,6 +31,7 @@ from ansible_collections.learnhpc.cluster.tests.integration.openstack.test_cloud
     Made,
     addresses_of,
     connect,
+    create_servers,
     wait_until,
 )
 
@@ -43,6 +44,8 @@ openstack = pytest.importorskip("openstack")
 
 SUBNET = ipaddress.ip_network("192.168.78.0/24")
 API = ("172.24.4.1", 5000)
+# SSH to servers made for one test: their host keys are new every time and kept nowhere.
+SSH_THROWAWAY = ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR"]
 DRIVER_LABEL = "org.learnhpc.test-cloud.instance"
 USER_DATA = """#cloud-config
 write_files:
@@ -53,40 +56,12 @@ runcmd:
 """
 
 
-@pytest.fixture
-def demo():
-    conn = connect("learnhpc-test")
-    yield conn
-    conn.close()
-
-
-@pytest.fixture
-def made(demo):
-    made = Made(demo)
-    yield made
-    made.delete()
-
-
 class Shell:
     """SSH as Debian's cloud user `debian`, with the key pair's private key."""
 
     def __init__(self, key_file, fip):
         self.key_file, self.fip = key_file, fip
-        self.base = [
-            "ssh",
-            "-i",
-            str(key_file),
-            "-o",
-            "StrictHostKeyChecking=no",
-            "-o",
-            "UserKnownHostsFile=/dev/null",
-            "-o",
-            "LogLevel=ERROR",
-            "-o",
-            "BatchMode=yes",
-            "-o",
-            "ConnectTimeout=5",
-        ]
+        self.base = ["ssh", "-i", str(key_file), *SSH_THROWAWAY, "-o", "BatchMode=yes", "-o", "ConnectTimeout=5"]
 
     def run(self, command, via=None, check=True):
         jump = []
@@ -174,22 +149,14 @@ def _boot_pair(conn, made, pair, key_file):
     for rule in ({"protocol": "tcp", "port_range_min": 22, "port_range_max": 22}, {"remote_group_id": made.group.id}):
         net.create_security_group_rule(security_group_id=made.group.id, direction="ingress", ethertype="IPv4", **rule)
 
-    image = conn.image.find_image("debian-12")
-    flavor = compute.find_flavor("m1.tiny")
     started = time.monotonic()
-    for index in (1, 2):
-        made.servers.append(
-            compute.create_server(
-                name=f"{name}-{index}",
-                flavor_id=flavor.id,
-                image_id=image.id,
-                key_name=name,
-                networks=[{"uuid": made.network.id}],
-                security_groups=[{"name": name}],
-                user_data=base64.b64encode(USER_DATA.format(marker=f"{name}-{index}").encode()).decode(),
-                metadata={"org.learnhpc.event": name},
-            )
-        )
+    create_servers(
+        conn,
+        made,
+        name,
+        user_data=lambda index: base64.b64encode(USER_DATA.format(marker=f"{name}-{index}").encode()).decode(),
+        metadata={"org.learnhpc.event": name},
+    )
     for server in made.servers:
         compute.wait_for_server(server, status="ACTIVE", wait=TIMEOUT)
     print(f"two servers ACTIVE after {time.monotonic() - started:.1f} s")

@@ -28,20 +28,23 @@ import os
 import re
 import ssl
 import subprocess
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-CLOUDS = os.environ.get("LEARNHPC_OPENSTACK_CLOUDS")
+from ansible_collections.learnhpc.cluster.tests.integration.openstack.test_provider import (
+    CLOUD,
+    CLOUDS,
+    playbook,
+    playbook_setting,
+)
+from ansible_collections.learnhpc.cluster.tests.integration.openstack.test_servers import SSH_THROWAWAY
+
 pytestmark = pytest.mark.skipif(
     not CLOUDS or not Path(CLOUDS).is_file(), reason="LEARNHPC_OPENSTACK_CLOUDS does not name a clouds.yaml"
 )
 
-ROOT = Path(__file__).resolve().parents[3]
-BIN = ROOT / ".venv/bin"
-CLOUD = "learnhpc-test"
 EVENT = "osite"
 
 EVENT_FILE = f"""\
@@ -79,44 +82,16 @@ def site(tmp_path_factory):
     events = base / "events"
     events.mkdir()
     (events / f"{EVENT}.yml").write_text(EVENT_FILE)
-    inventory = base / "learnhpc.event.yml"
-    inventory.write_text(
-        f"plugin: learnhpc.cluster.event\nproviders: [docker, openstack]\nclouds: [{CLOUD}]\nclouds_yaml: {CLOUDS}\n"
-    )
-    env = dict(
-        os.environ,
-        OS_CLIENT_CONFIG_FILE=CLOUDS,
-        LEARNHPC_EVENTS_DIR=str(events),
-        ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
-        ANSIBLE_FORCE_COLOR="0",
-        ANSIBLE_NOCOLOR="1",
-        PATH=f"{BIN}:{os.environ.get('PATH', '')}",
-    )
+    inventory, env = playbook_setting(base, events)
     state = {"env": env, "inventory": str(inventory), "events": events}
-    playbook(state, "teardown.yml")  # what an earlier, interrupted run left
+    run(state, "teardown.yml")  # what an earlier, interrupted run left
     yield state
-    playbook(state, "teardown.yml")
+    run(state, "teardown.yml")
 
 
-def playbook(state, name):
-    """Run playbooks/<name> for the event; returns (exit code, output, seconds)."""
-    start = time.monotonic()
-    proc = subprocess.run(
-        [
-            str(BIN / "ansible-playbook"),
-            "-i",
-            state["inventory"],
-            "-e",
-            f"event={EVENT}",
-            str(ROOT / "playbooks" / name),
-        ],
-        cwd=ROOT,
-        env=state["env"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return proc.returncode, proc.stdout + proc.stderr, time.monotonic() - start
+def run(state, name):
+    """Run playbooks/<name> for the event (the servers are configured: their Python is their own)."""
+    return playbook(state, name, EVENT, local_python=False)
 
 
 def recaps(output):
@@ -136,7 +111,7 @@ def login_address(state):
 
 
 def test_site_from_nothing_to_ready(site):
-    rc, out, seconds = playbook(site, "site.yml")
+    rc, out, seconds = run(site, "site.yml")
     assert rc == 0, out[-6000:]
     counts = recaps(out)
     assert {f"{EVENT}-mgmt", f"{EVENT}-login", f"{EVENT}-compute-01", f"{EVENT}-compute-02"} <= set(counts)
@@ -146,7 +121,7 @@ def test_site_from_nothing_to_ready(site):
 
 
 def test_a_second_run_changes_nothing(site):
-    rc, out, seconds = playbook(site, "site.yml")
+    rc, out, seconds = run(site, "site.yml")
     assert rc == 0, out[-6000:]
     changed = {host: c["changed"] for host, c in recaps(out).items() if c["changed"]}
     assert not changed, f"changed on a second run: {changed}\n" + "\n".join(
@@ -164,7 +139,10 @@ def test_a_guest_logs_in_with_the_password_and_runs_a_two_node_job(site, tmp_pat
     askpass.chmod(0o700)
     script = (
         "set -e\n"
-        'printf \'#!/bin/bash\\necho "$(hostname) $(stat -c %U:%a "$HOME")"\\n\' > where.sh\n'
+        "cat > where.sh <<'EOF'\n"
+        "#!/bin/bash\n"
+        'echo "$(hostname) $(stat -c %U:%a "$HOME")"\n'
+        "EOF\n"
         "chmod +x where.sh\n"
         "sbatch --parsable --wait --nodes=2 --ntasks-per-node=1 --output=where-%j.out"
         " --wrap='srun ./where.sh' >/dev/null\n"
@@ -173,12 +151,7 @@ def test_a_guest_logs_in_with_the_password_and_runs_a_two_node_job(site, tmp_pat
     proc = subprocess.run(
         [
             "ssh",
-            "-o",
-            "StrictHostKeyChecking=no",
-            "-o",
-            "UserKnownHostsFile=/dev/null",
-            "-o",
-            "LogLevel=ERROR",
+            *SSH_THROWAWAY,
             "-o",
             "PreferredAuthentications=password",
             "-o",
@@ -214,7 +187,7 @@ def test_jupyterhub_answers_at_the_floating_ip(site):
 def test_teardown_leaves_nothing(site):
     import openstack  # noqa: PLC0415 - only when the test is not skipped
 
-    rc, out, seconds = playbook(site, "teardown.yml")
+    rc, out, seconds = run(site, "teardown.yml")
     assert rc == 0, out[-4000:]
     assert "0 left" in out
     conn = openstack.connect(cloud=CLOUD)
