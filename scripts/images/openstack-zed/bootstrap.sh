@@ -19,6 +19,7 @@ done
 # nova loads compute drivers from the package nova.virt only.
 cp -r "$here"/learnhpc_nova /usr/lib/python3/dist-packages/nova/virt/
 install -m 0755 "$here"/ebtables /usr/local/sbin/ebtables
+install -m 0644 "$here"/ebtables.py /usr/local/lib/learnhpc/ebtables.py
 install -D -m 0644 "$here"/nova-compute-root.conf /etc/systemd/system/nova-compute.service.d/learnhpc-root.conf
 # Admin credentials for troubleshooting inside the container (`. /root/openrc`); test-only.
 install -m 0600 "$here"/openrc /root/openrc

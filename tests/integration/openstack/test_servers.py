@@ -95,7 +95,7 @@ def host_key(address):
 
 def logins_in_a_row(shell, count):
     """True when `count` logins one second apart all succeed."""
-    for _ in range(count):
+    for _attempt in range(count):
         if shell.run("true", check=False).returncode != 0:
             return False
         time.sleep(1)
