@@ -122,7 +122,8 @@ def setting(conn):
     conn.network.set_tags(subnet, [TAG])
     group = conn.network.create_security_group(name=f"{EVENT}-internal")
     conn.network.set_tags(group, [TAG])
-    keypair = conn.compute.create_keypair(name=f"{EVENT}-key", public_key=public_key())
+    # As the collection makes it: the comment names the key pair (docs/contracts.md, ownership).
+    keypair = conn.compute.create_keypair(name=f"{EVENT}-key", public_key=f"{public_key()} {EVENT}-key")
     # With an external network: a router (gateway and interface) and a floating IP for the login node.
     external = conn.network.find_network(os.environ.get("LEARNHPC_OPENSTACK_EXTERNAL", "public"), ignore_missing=True)
     if external is not None and external.is_router_external:
