@@ -56,8 +56,11 @@ options:
     type: path
   api_timeout:
     description:
-      - Seconds to wait for one answer of the cloud's API.
+      - Seconds to wait for one answer of the cloud's API; a request that takes longer fails (and is retried, see
+        the notes), so that a stalled API does not hang the module.
+      - Overrides C(api_timeout) of C(clouds.yaml).
     type: int
+    default: 60
   wait:
     description:
       - Whether to wait until the resources are ready (or gone).
@@ -71,6 +74,10 @@ options:
 requirements:
   - openstacksdk >= 4.0
 notes:
+  - Transient failures of the cloud's API - a connection refused or timed out, the answers 502, 503 and 504 -
+    are retried three times, after 2, 4 and 8 seconds. A request that creates something (a network, a server,
+    a floating IP, ...) is retried only after 502 or 503, which say that it was not carried out; after a
+    timeout it may have been, and a second request would make a second resource.
   - Every openstacksdk or keystoneauth error ends the module with one line that names the cloud; passwords and
     other secrets of the cloud's C(auth) settings are never shown.
   - All modules of this group can be given defaults with C(module_defaults) and the group

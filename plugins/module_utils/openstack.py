@@ -12,13 +12,20 @@ The event identity (docs/contracts.md): servers carry the metadata ``org.learnhp
 Neutron resources carry the tag ``learnhpc-event=<event>``; volumes carry the metadata key
 ``org.learnhpc.event``; the key pair and the application credential, which have neither tags
 nor metadata, by an exact name and what the collection writes into them (``owns_keypair``,
-``owns_credential``), never by a name prefix.
+``owns_credential``), never by a name prefix. The network, subnet, router and security groups of an event
+are tagged when they are made (``OpenStackModule.create_tagged``); one left untagged (an interrupted run, a cloud
+without Neutron's ``tag-creation``) is still the event's by its exact name (``network_names``) and the
+description the collection gave it (``owns_untagged``).
+
+Every call through ``self.conn``'s service proxies is retried on transient failures (``_RetryingConnection``),
+and each request waits at most ``api_timeout`` seconds (default ``DEFAULT_API_TIMEOUT``).
 """
 
 from __future__ import annotations
 
 import time
 import traceback
+import types
 from typing import ClassVar
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
@@ -50,6 +57,22 @@ PROVIDER = "openstack"
 TAG_PREFIX = "learnhpc-event="
 # Keys of an auth section whose values are secret.
 SECRET_WORDS = ("password", "secret", "token", "key")
+# Seconds one request to the cloud's API may take (option api_timeout).
+DEFAULT_API_TIMEOUT = 60
+# Transient failures (a connection refused or timed out, 502/503/504) are retried this many times, after
+# RETRY_DELAY seconds, then twice that, and so on.
+RETRIES = 3
+RETRY_DELAY = 2
+TRANSIENT_STATUS = (502, 503, 504)
+# ... but a request that makes something (create_*, add_*) only on answers that say it was not carried
+# out: after a timeout, a lost connection or 504 the resource may exist, and a second request would make
+# another one. The next run finds it (it was tagged in the same request).
+NOT_CARRIED_OUT_STATUS = (502, 503)
+ONCE_PREFIXES = ("create_", "add_")
+# The service proxies of a connection whose calls are retried.
+PROXIES = ("compute", "network", "image", "block_storage", "identity")
+# What the collection writes into the description of every Neutron resource it makes for an event.
+DESCRIPTION_PREFIX = "learnhpc event "
 
 
 def event_tag(event):
@@ -63,6 +86,42 @@ def tags_event(tags):
         if isinstance(tag, str) and tag.startswith(TAG_PREFIX):
             return tag[len(TAG_PREFIX) :]
     return None
+
+
+def collection_description(event, what):
+    """The description of a Neutron resource the collection makes for ``event``."""
+    return f"{DESCRIPTION_PREFIX}{event}: {what}"
+
+
+def floating_ip_description(event):
+    """The description of the floating IPs the collection allocates for ``event`` (they have no name)."""
+    return collection_description(event, "floating IP")
+
+
+def network_names(event):
+    """The names of the Neutron resources of ``event``, by kind (docs/contracts.md)."""
+    return {
+        "networks": [f"{event}-net"],
+        "subnets": [f"{event}-subnet"],
+        "routers": [f"{event}-router"],
+        "security_groups": [f"{event}-internal", f"{event}-login", f"{event}-globus"],
+    }
+
+
+def owns_untagged(resource, event, kind):
+    """Whether a Neutron resource without an event's tag is one the collection made for ``event``.
+
+    It has exactly one of the names of ``network_names(event)[kind]`` and a description starting with
+    ``learnhpc event <event>: `` (a floating IP, which has no name: exactly ``floating_ip_description``).
+    Never by a name prefix: ``demo-2-net`` is not event ``demo``'s.
+    """
+    if tags_event(getattr(resource, "tags", None)) is not None:
+        return False
+    description = getattr(resource, "description", None) or ""
+    if kind == "floating_ips":
+        return description == floating_ip_description(event)
+    names = network_names(event).get(kind, [])
+    return getattr(resource, "name", None) in names and description.startswith(collection_description(event, ""))
 
 
 def server_event(server):
@@ -140,7 +199,7 @@ def shared_argument_spec():
         "ca_cert": {"type": "path"},
         "client_cert": {"type": "path"},
         "client_key": {"type": "path", "no_log": False},
-        "api_timeout": {"type": "int"},
+        "api_timeout": {"type": "int", "default": DEFAULT_API_TIMEOUT},
         "wait": {"type": "bool", "default": True},
         "timeout": {"type": "int", "default": 600},
     }
@@ -159,7 +218,8 @@ def _connect(params):
     """An openstacksdk connection from the shared options (the unit tests replace this function)."""
     cloud = params.get("cloud")
     if isinstance(cloud, dict):
-        return openstack.connect(load_yaml_config=False, load_envvars=False, **cloud)
+        settings = {"api_timeout": params.get("api_timeout"), **cloud}
+        return openstack.connect(load_yaml_config=False, load_envvars=False, **settings)
     return openstack.connect(
         cloud=cloud,
         auth_type=params.get("auth_type"),
@@ -190,6 +250,75 @@ def _secret_values(value, key=""):
         yield value
 
 
+def _status(exc):
+    return getattr(exc, "status_code", None) or getattr(exc, "http_status", None)
+
+
+def _transient(exc):
+    """Whether a failed request may well work a moment later (API restarting, overloaded, a proxy's hiccup)."""
+    if ks_exceptions is not None and isinstance(exc, ks_exceptions.RetriableConnectionFailure):
+        return True
+    return isinstance(exc, Exception) and _status(exc) in TRANSIENT_STATUS
+
+
+def _not_carried_out(exc):
+    """Whether a failed request certainly changed nothing (the service said it did not take it)."""
+    return _status(exc) in NOT_CARRIED_OUT_STATUS
+
+
+def retrying(call, sleep, once=False, retries=RETRIES, delay=RETRY_DELAY):
+    """``call()``, again after ``delay``, ``2 * delay``, ... seconds (``retries`` times) on a transient failure.
+
+    With ``once`` (a request that makes something) only when the failure says that nothing was made.
+    A generator (an openstacksdk listing, whose requests run while it is read) is read here, into a list.
+    """
+    attempt = 0
+    while True:
+        try:
+            result = call()
+            if isinstance(result, types.GeneratorType):
+                result = list(result)
+            return result
+        except Exception as exc:  # pylint: disable=broad-exception-caught  # re-raised unless transient
+            repeat = _not_carried_out(exc) if once else _transient(exc)
+            if not repeat or attempt >= retries:
+                raise
+        sleep(delay * 2**attempt)
+        attempt += 1
+
+
+class _RetryingProxy:
+    """A service proxy (``conn.network``, ...) whose method calls go through ``retrying``."""
+
+    def __init__(self, proxy, sleep):
+        self._proxy = proxy
+        self._sleep = sleep
+
+    def __getattr__(self, name):
+        value = getattr(self._proxy, name)
+        if name.startswith("_") or not callable(value):
+            return value
+        once = name.startswith(ONCE_PREFIXES)
+
+        def call(*args, **kwargs):
+            return retrying(lambda: value(*args, **kwargs), self._sleep, once=once)
+
+        return call
+
+
+class _RetryingConnection:
+    """An openstacksdk connection whose service proxies retry transient failures (one place for all modules)."""
+
+    def __init__(self, conn, sleep):
+        self._conn = conn
+        self._proxies = {name: _RetryingProxy(getattr(conn, name), sleep) for name in PROXIES if hasattr(conn, name)}
+
+    def __getattr__(self, name):
+        if name in self._proxies:
+            return self._proxies[name]
+        return getattr(self._conn, name)
+
+
 class OpenStackModule:
     """Base class of the event-level OpenStack modules.
 
@@ -215,6 +344,7 @@ class OpenStackModule:
         self.diff_mode = self.ansible._diff
         self.conn = None
         self.cloud_label = _cloud_label(self.params)
+        self._tag_creation = None
 
     # -- results ---------------------------------------------------------------------------
 
@@ -265,7 +395,7 @@ class OpenStackModule:
             self.fail(f"authentication failed for cloud {label}: {error_text(exc)}")
         except Exception as exc:  # pylint: disable=broad-exception-caught  # keystoneauth raises bare Exceptions
             self.fail(f"authentication failed for cloud {label}: {error_text(exc)}")
-        return conn
+        return _RetryingConnection(conn, self.sleep)
 
     def __call__(self):
         """Check the event name, connect, run; every SDK error becomes one line."""
@@ -319,6 +449,30 @@ class OpenStackModule:
                 if self.now() >= end:
                     raise
                 self.sleep(self.poll_interval)
+
+    # -- Neutron resources of an event ----------------------------------------------------
+
+    def tag_creation(self):
+        """Whether Neutron takes tags in the request that creates a resource (extension ``tag-creation``)."""
+        if self._tag_creation is None:
+            found = self.conn.network.find_extension("tag-creation", ignore_missing=True)
+            self._tag_creation = found is not None
+        return self._tag_creation
+
+    def create_tagged(self, kind, event, **attrs):
+        """Create a Neutron resource (``create_<kind>`` of the network proxy) tagged with ``event``.
+
+        In the same request when the cloud has ``tag-creation``; else tagged right after (an interruption
+        in between leaves it untagged, but with the collection's name and description: ``owns_untagged``).
+        """
+        tag = event_tag(event)
+        create = getattr(self.conn.network, f"create_{kind}")
+        if self.tag_creation():
+            return create(tags=[tag], **attrs)
+        resource = create(**attrs)
+        self.conn.network.set_tags(resource, [tag])
+        resource.tags = [tag]
+        return resource
 
     # -- shared look-ups -------------------------------------------------------------------
 

@@ -16,16 +16,22 @@ description:
   - Finds every resource of event O(event) in the current project (docs/contracts.md) - servers with the metadata
     C(org.learnhpc.event) (autoscaled ones included), floating IPs, ports, routers (their interfaces and gateway),
     subnets, networks and security groups with the tag C(learnhpc-event=<event>), volumes with the metadata
-    C(org.learnhpc.event), and key pairs and application credentials (of the current user) named C(<event>-...).
+    C(org.learnhpc.event), the key pair C(<event>-key) whose public key's comment is C(<event>-key), and the
+    application credential (of the current user) C(<event>-autoscale) that slurm_autoscale made.
+  - Also the network C(<event>-net), subnet C(<event>-subnet), router C(<event>-router) and security groups
+    C(<event>-internal), C(<event>-login) and C(<event>-globus) that carry no event's tag but have exactly that
+    name and a description starting with C(learnhpc event <event>:) (what M(learnhpc.cluster.event_network)
+    writes), and floating IPs without a tag described exactly C(learnhpc event <event>:) then C(floating IP) -
+    what a run interrupted between creating and tagging a resource leaves on a cloud without Neutron's
+    C(tag-creation).
   - With O(state=absent) it deletes them in dependency order - servers (waiting until they are gone), floating IPs,
     router interfaces and gateways, ports, routers, subnets, networks, security groups, key pairs, volumes
     (waiting until they are gone), application credentials - retrying a deletion the cloud refuses with 409
     Conflict (a resource still in use) until O(timeout). Then it lists the event's resources again; what is still
     listed gets another pass (three in all, within O(timeout)), and the module fails, naming each, if any is left.
   - With O(state=present) it only reports what the event has.
-  - Resources of other events and resources without the event's tag or metadata are never touched. A key pair
-    or application credential named C(<event>-...) that also starts with C(<other>-) for a longer event name found
-    in the cloud (C(demo-2-key) while removing C(demo)) is left to that event.
+  - Resources of other events, and resources without the event's tag or metadata that are not the collection's by
+    the rules above, are never touched; nothing is found by a name prefix (C(demo-2-net) is never event C(demo)'s).
 options:
   event:
     description:
@@ -103,8 +109,10 @@ from typing import ClassVar
 from ansible_collections.learnhpc.cluster.plugins.module_utils.openstack import (
     OpenStackModule,
     event_tag,
+    network_names,
     owns_credential,
     owns_keypair,
+    owns_untagged,
     sdk_exceptions,
     server_event,
 )
@@ -139,6 +147,29 @@ class EventResources(OpenStackModule):
 
     # -- finding ---------------------------------------------------------------------------
 
+    def neutron(self, kind):
+        """The event's Neutron resources of ``kind``: tagged with the event, or untagged and made by the collection.
+
+        An untagged one (left by a run interrupted between creating and tagging it) is the event's only by its
+        exact name and the description the collection gave it (``owns_untagged``), never by a name prefix.
+        """
+        event = self.params["event"]
+        lister = getattr(self.conn.network, "ips" if kind == "floating_ips" else kind)
+        project = {"project_id": self.project_id()}
+        found = {item.id: item for item in lister(tags=event_tag(event), **project)}
+        if kind == "floating_ips":
+            untagged = [ip for ip in lister(**project) if owns_untagged(ip, event, kind)]
+        else:
+            untagged = [
+                item
+                for name in network_names(event).get(kind, [])
+                for item in lister(name=name, **project)
+                if owns_untagged(item, event, kind)
+            ]
+        for item in untagged:
+            found.setdefault(item.id, item)
+        return list(found.values())
+
     def find(self):
         """The event's resources: {kind: [(label, resource, extra)]}."""
         event = self.params["event"]
@@ -148,8 +179,8 @@ class EventResources(OpenStackModule):
         all_servers = self.event_servers()
         found = {kind: [] for kind in KINDS}
         found["servers"] = [(s.name, s, None) for s in all_servers if server_event(s) == event]
-        found["floating_ips"] = [(ip.floating_ip_address, ip, None) for ip in net.ips(tags=tag, **project)]
-        routers = list(net.routers(tags=tag, **project))
+        found["floating_ips"] = [(ip.floating_ip_address, ip, None) for ip in self.neutron("floating_ips")]
+        routers = self.neutron("routers")
         for router in routers:
             for port in net.ports(device_id=router.id):
                 if (port.device_owner or "").startswith("network:router_interface"):
@@ -158,9 +189,9 @@ class EventResources(OpenStackModule):
                 found["router_gateways"].append((router.name, router, None))
         found["ports"] = [(_label(port), port, None) for port in net.ports(tags=tag, **project)]
         found["routers"] = [(router.name, router, None) for router in routers]
-        found["subnets"] = [(_label(subnet), subnet, None) for subnet in net.subnets(tags=tag, **project)]
-        found["networks"] = [(_label(network), network, None) for network in net.networks(tags=tag, **project)]
-        found["security_groups"] = [(_label(sg), sg, None) for sg in net.security_groups(tags=tag, **project)]
+        found["subnets"] = [(_label(subnet), subnet, None) for subnet in self.neutron("subnets")]
+        found["networks"] = [(_label(network), network, None) for network in self.neutron("networks")]
+        found["security_groups"] = [(_label(sg), sg, None) for sg in self.neutron("security_groups")]
         found["keypairs"] = [(key.name, key, None) for key in self.conn.compute.keypairs() if owns_keypair(key, event)]
         found["volumes"] = [(_label(volume), volume, None) for volume in self.event_volumes(event)]
         user = self.conn.current_user_id

@@ -27,9 +27,11 @@ description:
   - Flavors, images, networks, security groups, key pairs and the external network are looked up once, before
     anything changes; each unknown one gets one line listing those that exist.
   - With O(servers[].floating_ip=true) a server gets a floating IP from O(external_network), tagged
-    C(learnhpc-event=<event>); a free floating IP of the event on that network is used again before a new one
-    is allocated. With O(wait=true) the module returns once Nova lists the new floating IPs in the servers'
-    addresses (Neutron has them first), so that an inventory read right after it finds them.
+    C(learnhpc-event=<event>) in the request that allocates it (when Neutron has the extension C(tag-creation);
+    otherwise right after) and described C(learnhpc event <event>:) then C(floating IP); a free floating IP of
+    the event on that network is used again before a new one is allocated. With O(wait=true) the module returns
+    once Nova lists the new floating IPs in the servers' addresses (Neutron has them first), so that an
+    inventory read right after it finds them.
 options:
   event:
     description:
@@ -283,6 +285,7 @@ from ansible_collections.learnhpc.cluster.plugins.module_utils.openstack import 
     ROLES_KEY,
     OpenStackModule,
     event_tag,
+    floating_ip_description,
     listing,
     server_event,
     server_roles,
@@ -634,8 +637,13 @@ class EventServers(OpenStackModule):
         free = [ip for ip in self.conn.network.ips(tags=tag, floating_network_id=external_id) if not ip.port_id]
         if free:
             return self.conn.network.update_ip(free[0], port_id=port.id).floating_ip_address
-        ip = self.conn.network.create_ip(floating_network_id=external_id, port_id=port.id)
-        self.conn.network.set_tags(ip, [tag])
+        ip = self.create_tagged(
+            "ip",
+            self.params["event"],
+            floating_network_id=external_id,
+            port_id=port.id,
+            description=floating_ip_description(self.params["event"]),
+        )
         return ip.floating_ip_address
 
     # -- run -------------------------------------------------------------------------------

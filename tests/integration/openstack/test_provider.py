@@ -4,8 +4,9 @@
 
 Skipped unless LEARNHPC_OPENSTACK_CLOUDS is the path of a clouds.yaml with the cloud ``learnhpc-test`` (a
 non-admin project) that has the image ``debian-12``, the flavor ``m1.tiny`` and the external network ``public``
-(the test cloud of ``make test``). Events ``osprov-a`` and ``osprov-b`` are created and removed (also at the
-start, should an earlier run have left something). Run from the collection root:
+(the test cloud of ``make test``). Event ``osprov-a`` (one compute node) is created and removed, ``osprov-c`` is
+the untagged leftover of an interrupted deploy (made here through the API), ``osprov-q`` never gets anything
+(also removed at the start, should an earlier run have left something). Run from the collection root:
 
     LEARNHPC_OPENSTACK_CLOUDS=/path/to/clouds.yaml .venv/bin/pytest -v tests/integration/openstack/test_provider.py
 
@@ -34,8 +35,9 @@ BIN = ROOT / ".venv/bin"
 CLOUD = "learnhpc-test"
 ADMIN_CLOUD = "learnhpc-test-admin"
 EVENT_A = "osprov-a"
-EVENT_B = "osprov-b"
+EVENT_C = "osprov-c"  # only the untagged leftover of an interrupted deploy, made by the test
 EVENT_Q = "osprov-q"  # never created: the quota is made too small for it
+EVENTS = (EVENT_A, EVENT_C, EVENT_Q)
 
 EVENT_FILE = """\
 name: {name}
@@ -50,8 +52,12 @@ openstack:
   flavors: {{mgmt: m1.tiny, login: m1.tiny, compute: m1.tiny}}
   external_network: public
   network_cidr: {cidr}
-  allowed_cidrs: [192.0.2.0/24]
+  allowed_cidrs: {allowed}
 """
+
+
+def event_file(name, count, cidr, allowed=("192.0.2.0/24",)):
+    return EVENT_FILE.format(name=name, count=count, cloud=CLOUD, cidr=cidr, allowed=json.dumps(list(allowed)))
 
 
 @pytest.fixture(scope="module")
@@ -59,20 +65,22 @@ def setup(tmp_path_factory):
     base = tmp_path_factory.mktemp("osprov")
     events = base / "events"
     events.mkdir()
-    (events / f"{EVENT_A}.yml").write_text(EVENT_FILE.format(name=EVENT_A, count=3, cloud=CLOUD, cidr="10.61.0.0/24"))
-    (events / f"{EVENT_B}.yml").write_text(EVENT_FILE.format(name=EVENT_B, count=1, cloud=CLOUD, cidr="10.62.0.0/24"))
-    (events / f"{EVENT_Q}.yml").write_text(EVENT_FILE.format(name=EVENT_Q, count=3, cloud=CLOUD, cidr="10.63.0.0/24"))
+    (events / f"{EVENT_A}.yml").write_text(event_file(EVENT_A, 1, "10.61.0.0/24"))
+    (events / f"{EVENT_C}.yml").write_text(event_file(EVENT_C, 1, "10.62.0.0/24"))
+    (events / f"{EVENT_Q}.yml").write_text(event_file(EVENT_Q, 3, "10.63.0.0/24"))
     inventory, env = playbook_setting(base, events)
     os.environ["OS_CLIENT_CONFIG_FILE"] = CLOUDS
     import openstack  # noqa: PLC0415 - only when the test is not skipped
 
     conn = openstack.connect(cloud=CLOUD)
     state = {"env": env, "inventory": str(inventory), "conn": conn, "events": events}
-    for event in (EVENT_A, EVENT_B, EVENT_Q):
+    for event in EVENTS:
         playbook(state, "teardown.yml", event)
     yield state
-    for event in (EVENT_A, EVENT_B, EVENT_Q):
+    for event in EVENTS:
         playbook(state, "teardown.yml", event)
+    for network in conn.network.networks(name=f"{EVENT_C}-2-net", project_id=conn.current_project_id):
+        conn.network.delete_network(network)
 
 
 def playbook_setting(base, events):
@@ -146,7 +154,7 @@ def event_resources(conn, event):
     }
 
 
-NAMES = [f"{EVENT_A}-mgmt", f"{EVENT_A}-login", *(f"{EVENT_A}-compute-0{i}" for i in (1, 2, 3))]
+NAMES = [f"{EVENT_A}-mgmt", f"{EVENT_A}-login", f"{EVENT_A}-compute-01"]
 
 
 def nothing_of(conn, event):
@@ -221,6 +229,9 @@ def test_provision(setup):
         if r.direction == "ingress"
     )
     assert ingress == [("tcp", 22, "192.0.2.0/24"), ("tcp", 443, "192.0.2.0/24")]
+    for kind in ("networks", "subnets", "routers", "security_groups"):
+        for item in getattr(conn.network, kind)(tags=f"learnhpc-event={EVENT_A}", project_id=conn.current_project_id):
+            assert item.description.startswith(f"learnhpc event {EVENT_A}: "), (kind, item.name)
     key = setup["events"] / ".state" / EVENT_A / "ssh" / "openstack_ed25519"
     assert key.stat().st_mode & 0o777 == 0o600
 
@@ -266,58 +277,115 @@ def test_inventory(setup):
     assert f"-i {key} -o IdentitiesOnly=yes debian@{setup['floating']}" in proxy, proxy
 
 
-def reap(setup, *extra):
-    """playbooks/reap.yml for the test cloud; returns (exit code, output)."""
-    options = ("-e", "provider=openstack", "-e", f"cloud={CLOUD}")
-    code, output, seconds = playbook(setup, "reap.yml", None, *options, *extra)
-    print(f"reap {' '.join(extra)}: {seconds:.0f}s")
-    return code, output
+def login_ingress(conn, event):
+    """The ingress rules of the event's login group: (ethertype, protocol, port min, port max, remote prefix)."""
+    group = conn.network.find_security_group(f"{event}-login", project_id=conn.current_project_id)
+    return sorted(
+        (r.ether_type, r.protocol, r.port_range_min, r.port_range_max, r.remote_ip_prefix)
+        for r in conn.network.security_group_rules(security_group_id=group.id)
+        if r.direction == "ingress"
+    )
 
 
-def test_reap_removes_only_the_expired_event(setup):
-    """reap.yml on OpenStack: only an event past its expiry date goes, with everything it has."""
+def test_narrowing_allowed_cidrs_replaces_the_login_rules(setup):
     conn = setup["conn"]
-    code, output, seconds = playbook(setup, "provision.yml", EVENT_B)
-    print(f"provision {EVENT_B}: {seconds:.0f}s")
+    narrow = ["192.0.2.0/25", "2001:db8::/48"]
+    (setup["events"] / f"{EVENT_A}.yml").write_text(event_file(EVENT_A, 1, "10.61.0.0/24", narrow))
+    code, output, seconds = playbook(setup, "provision.yml", EVENT_A)
+    print(f"provision {EVENT_A} with narrower allowed_cidrs: {seconds:.0f}s")
     assert code == 0, output[-5000:]
-    before_b = event_resources(conn, EVENT_B)
-    assert len(before_b["servers"]) == 3
-
-    code, output = reap(setup)
+    assert recap(output)["changed"] > 0, output[-5000:]
+    assert login_ingress(conn, EVENT_A) == [
+        ("IPv4", "tcp", 22, 22, "192.0.2.0/25"),
+        ("IPv4", "tcp", 443, 443, "192.0.2.0/25"),
+        ("IPv6", "tcp", 22, 22, "2001:db8::/48"),
+        ("IPv6", "tcp", 443, 443, "2001:db8::/48"),
+    ]
+    code, output, seconds = playbook(setup, "provision.yml", EVENT_A)
+    print(f"provision {EVENT_A} again: {seconds:.0f}s")
     assert code == 0, output[-5000:]
-    assert "removing 0: none" in output, output[-3000:]
-    assert len(event_resources(conn, EVENT_A)["servers"]) == 5
+    assert recap(output)["changed"] == 0, output[-5000:]
 
-    # Time passes: the servers of A say that it expired (the event file's end date cannot be in the past).
-    for server in conn.compute.servers(details=True):
-        if (server.metadata or {}).get("org.learnhpc.event") == EVENT_A:
-            conn.compute.set_server_metadata(server, **{"org.learnhpc.expires": "2020-01-08"})
 
-    code, output = reap(setup, "-e", "dry_run=true")
+def test_teardown_removes_the_untagged_leftover_of_an_interrupted_deploy(setup):
+    """A first deploy of osprov-c stopped after event_network created its resources and before it tagged them.
+
+    The test cloud's Neutron (Zed) has no ``tag-creation``, so event_network creates and then tags: what is made
+    here is what it leaves between the two requests (its names and descriptions). Beside it, the same leftover
+    of event ``osprov-c-2`` (a longer name with osprov-c's prefix), which osprov-c's teardown must not touch.
+    """
+    conn = setup["conn"]
+    net = conn.network
+    public = net.find_network("public")
+    made = {}
+    for event in (EVENT_C, f"{EVENT_C}-2"):
+        description = f"learnhpc event {event}: the event's network"
+        made[event] = net.create_network(name=f"{event}-net", description=description)
+    network = made[EVENT_C]
+    subnet = net.create_subnet(
+        name=f"{EVENT_C}-subnet",
+        network_id=network.id,
+        ip_version=4,
+        cidr="10.62.0.0/24",
+        description=f"learnhpc event {EVENT_C}: the event's subnet",
+    )
+    router = net.create_router(
+        name=f"{EVENT_C}-router",
+        description=f"learnhpc event {EVENT_C}: the event's router",
+        external_gateway_info={"network_id": public.id},
+    )
+    net.add_interface_to_router(router, subnet=subnet.id)
+    net.create_security_group(
+        name=f"{EVENT_C}-internal", description=f"learnhpc event {EVENT_C}: all traffic between the event's nodes"
+    )
+    assert all(not item.tags for item in net.networks(name=f"{EVENT_C}-net"))
+
+    code, output, seconds = playbook(setup, "teardown.yml", EVENT_C)
+    print(f"teardown {EVENT_C} (untagged leftover): {seconds:.0f}s")
     assert code == 0, output[-5000:]
-    assert f"would remove 1: {EVENT_A} (expired 2020-01-08)" in output, output[-3000:]
-    assert len(event_resources(conn, EVENT_A)["servers"]) == 5
-
-    code, output = reap(setup)
-    assert code == 0, output[-5000:]
-    assert f"removing 1: {EVENT_A} (expired 2020-01-08)" in output, output[-3000:]
-    assert all(not items for items in event_resources(conn, EVENT_A).values()), event_resources(conn, EVENT_A)
-    assert not (setup["events"] / ".state" / EVENT_A).exists()
-    assert event_resources(conn, EVENT_B) == before_b
-    log = (setup["events"] / ".state" / "reap.log").read_text().splitlines()
-    assert len(log) == 1 and f"removed {EVENT_A} (openstack, ended 2099-12-31, expired 2020-01-08)" in log[0], log
-    assert "5 servers" in log[0], log
-
-    code, output = reap(setup)
-    assert code == 0, output[-5000:]
-    assert recap(output)["changed"] == 0, output[-3000:]
+    project = conn.current_project_id
+    assert not list(net.networks(name=f"{EVENT_C}-net", project_id=project))
+    assert not list(net.subnets(name=f"{EVENT_C}-subnet", project_id=project))
+    assert not list(net.routers(name=f"{EVENT_C}-router", project_id=project))
+    assert not list(net.security_groups(name=f"{EVENT_C}-internal", project_id=project))
+    assert not list(net.ports(device_id=router.id))
+    assert [n.id for n in net.networks(name=f"{EVENT_C}-2-net", project_id=project)] == [made[f"{EVENT_C}-2"].id]
 
 
 def test_teardown_leaves_nothing(setup):
+    """Counted through the API: what the event had before (ids), and what carries its tag, metadata or names."""
     conn = setup["conn"]
-    code, output, seconds = playbook(setup, "teardown.yml", EVENT_B)
-    print(f"teardown {EVENT_B}: {seconds:.0f}s")
+    net = conn.network
+    project = conn.current_project_id
+    servers = [s for s in conn.compute.servers(details=True) if (s.metadata or {}).get("org.learnhpc.event") == EVENT_A]
+    (network,) = net.networks(name=f"{EVENT_A}-net", project_id=project)
+    (router,) = net.routers(name=f"{EVENT_A}-router", project_id=project)
+    devices = {s.id for s in servers} | {router.id}
+    assert len(servers) == 3
+    assert setup.get("floating")
+
+    code, output, seconds = playbook(setup, "teardown.yml", EVENT_A)
+    print(f"teardown {EVENT_A}: {seconds:.0f}s")
     assert code == 0, output[-5000:]
     assert "removed 3 servers" in output, output[-3000:]
-    assert all(not items for items in event_resources(conn, EVENT_B).values()), event_resources(conn, EVENT_B)
-    assert not (setup["events"] / ".state" / EVENT_B).exists()
+
+    def named(items):
+        return [item.name for item in items if (item.name or "").startswith(f"{EVENT_A}-")]
+
+    left = {
+        "servers": [s.name for s in conn.compute.servers(details=True) if s.id in devices or s.name in NAMES],
+        "ports": [p.id for p in net.ports(project_id=project) if p.network_id == network.id or p.device_id in devices],
+        "floating_ips": [
+            ip.floating_ip_address
+            for ip in net.ips(project_id=project)
+            if ip.floating_ip_address == setup["floating"] or f"learnhpc-event={EVENT_A}" in (ip.tags or [])
+        ],
+        "routers": named(net.routers(project_id=project)),
+        "networks": named(net.networks(project_id=project)),
+        "subnets": named(net.subnets(project_id=project)),
+        "security_groups": named(net.security_groups(project_id=project)),
+        "keypairs": named(conn.compute.keypairs()),
+    }
+    assert not any(left.values()), left
+    assert nothing_of(conn, EVENT_A)[0]
+    assert not (setup["events"] / ".state" / EVENT_A).exists()

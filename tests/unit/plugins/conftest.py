@@ -7,7 +7,10 @@
 and arguments, keeps servers, networks, ports, floating IPs, volumes, ... in memory, and changes
 them as the module acts: a server is ``BUILD`` for a few listings and then ``ACTIVE`` (or
 ``ERROR``); a deleted server stays for a listing or two and takes its port with it; Neutron
-refuses (409) to delete a network, subnet, router or security group that is still in use.
+refuses (409) to delete a network, subnet, router or security group that is still in use. Networks,
+subnets, routers, security groups (with rule objects: a new group gets Neutron's two egress rules) and
+floating IPs can be created, with their tags in the create request while ``cloud.extensions`` has
+``tag-creation`` (without it such a request is refused with 400, as Neutron does).
 Every call is written to ``cloud.log``; the clock is fake (``cloud.now``/``cloud.sleep``).
 
 The errors are openstacksdk's own exception classes, so the modules' error handling is the real one.
@@ -93,6 +96,10 @@ class FakeCloud:
         self.ports = []
         self.ips = []
         self.security_groups = [Obj(id="sg-default", name="default", tags=[], project_id=PROJECT, rules=2)]
+        # Rules as objects, of the groups created through the API (``rules`` counts those of the others).
+        self.rules = []
+        # Neutron's API extensions (aliases).
+        self.extensions = {"tag-creation", "standard-attr-tag"}
         self.keypairs = []
         self.volumes = []
         self.app_creds = []
@@ -222,7 +229,9 @@ class FakeCloud:
         )
         return network
 
-    def add_port(self, network_id, device_id, device_owner, *, project=PROJECT, tags=None, name="", fixed_ip=None):
+    def add_port(
+        self, network_id, device_id, device_owner, *, project=PROJECT, tags=None, name="", fixed_ip=None, subnet_id=None
+    ):
         count = sum(1 for port in self.ports if port.network_id == network_id)
         port = Obj(
             id=self.new_id("port"),
@@ -235,8 +244,23 @@ class FakeCloud:
             security_group_ids=[],
             fixed_ip=fixed_ip or f"10.0.0.{count + 10}",
         )
+        port.fixed_ips = [{"subnet_id": subnet_id, "ip_address": port.fixed_ip}] if subnet_id else []
         self.ports.append(port)
         return port
+
+    def add_untagged(self, kind, name, description=None, project=PROJECT, tags=None):
+        """A network, subnet, router or security group as a run interrupted before tagging it leaves it."""
+        resource = Obj(
+            id=self.new_id(kind), name=name, tags=list(tags or []), project_id=project, description=description
+        )
+        if kind == "networks":
+            resource.is_router_external = False
+        if kind == "routers":
+            resource.external_gateway_info = None
+        if kind == "security_groups":
+            resource.rules = 0
+        getattr(self, kind).append(resource)
+        return resource
 
     # -- views the tests use ---------------------------------------------------------------
 
@@ -259,6 +283,22 @@ class FakeCloud:
             "volumes": sum((v.metadata or {}).get("org.learnhpc.event") == event for v in self.volumes),
             "application_credentials": sum(c.name.startswith(event + "-") for c in self.app_creds),
         }
+
+    def ingress(self, group_name):
+        """The ingress rules of a security group, as (ethertype, protocol, min, max, prefix or group name)."""
+        group = next(g for g in self.security_groups if g.name == group_name)
+        names = {g.id: g.name for g in self.security_groups}
+        return sorted(
+            (
+                r.ether_type,
+                r.protocol,
+                r.port_range_min,
+                r.port_range_max,
+                names.get(r.remote_group_id) if r.remote_group_id else r.remote_ip_prefix,
+            )
+            for r in self.rules
+            if r.security_group_id == group.id and r.direction == "ingress"
+        )
 
     def conflict(self, resource_id):
         """Answer 409 to a delete of ``resource_id`` as long as ``conflicts`` says so."""
@@ -415,6 +455,75 @@ class _Network:
             group.security_group_rules = [{"id": f"{group.id}-rule-{n}"} for n in range(group.rules)]
         return groups
 
+    def find_extension(self, name_or_id, ignore_missing=True):
+        self.cloud.log.append(("find_extension", name_or_id))
+        return Obj(id=name_or_id, alias=name_or_id) if name_or_id in self.cloud.extensions else None
+
+    def _create(self, kind, items, attrs, **more):
+        cloud = self.cloud
+        cloud.log.append((f"create_{kind}", attrs.get("name"), tuple(attrs.get("tags") or ())))
+        if "tags" in attrs and "tag-creation" not in cloud.extensions:
+            raise exceptions.BadRequestException(message="400: Unrecognized attribute(s) 'tags'")
+        resource = Obj(id=cloud.new_id(kind), project_id=cloud.current_project_id, tags=[], description=None)
+        resource.__dict__.update(more)
+        resource.__dict__.update(attrs)
+        resource.tags = list(attrs.get("tags") or [])
+        items.append(resource)
+        return copy.deepcopy(resource)
+
+    def create_network(self, **attrs):
+        return self._create("network", self.cloud.networks, attrs, is_router_external=False)
+
+    def create_subnet(self, **attrs):
+        assert any(n.id == attrs["network_id"] for n in self.cloud.networks)
+        return self._create("subnet", self.cloud.subnets, attrs)
+
+    def create_router(self, **attrs):
+        return self._create("router", self.cloud.routers, attrs, external_gateway_info=None)
+
+    def create_security_group(self, **attrs):
+        group = self._create("security_group", self.cloud.security_groups, attrs, rules=0)
+        for ethertype in ("IPv4", "IPv6"):
+            self._rule(security_group_id=group.id, direction="egress", ether_type=ethertype)
+        return group
+
+    def add_interface_to_router(self, router, subnet=None, port=None):
+        self.cloud.log.append(("add_interface", router.id, subnet))
+        network_id = next(s.network_id for s in self.cloud.subnets if s.id == subnet)
+        self.cloud.add_port(network_id, router.id, "network:router_interface_distributed", subnet_id=subnet)
+
+    def _rule(self, **attrs):
+        rule = Obj(
+            id=self.cloud.new_id("rule"),
+            protocol=None,
+            port_range_min=None,
+            port_range_max=None,
+            remote_ip_prefix=None,
+            remote_group_id=None,
+            project_id=self.cloud.current_project_id,
+        )
+        rule.__dict__.update(attrs)
+        self.cloud.rules.append(rule)
+        return rule
+
+    def security_group_rules(self, **query):
+        return self._list(self.cloud.rules, query)
+
+    def create_security_group_rule(self, **attrs):
+        rule = (attrs.get("port_range_min"), attrs.get("remote_ip_prefix"))
+        self.cloud.log.append(("create_security_group_rule", *rule))
+        assert any(g.id == attrs["security_group_id"] for g in self.cloud.security_groups)
+        keys = ("security_group_id", "direction", "ether_type", "protocol", "port_range_min", "port_range_max")
+        keys += ("remote_ip_prefix", "remote_group_id")
+        for rule in self.cloud.rules:
+            if all(getattr(rule, key) == attrs.get(key) for key in keys):
+                raise exceptions.ConflictException(message="409: Security group rule already exists.")
+        return copy.deepcopy(self._rule(**attrs))
+
+    def delete_security_group_rule(self, rule, ignore_missing=True):
+        self.cloud.log.append(("delete_security_group_rule", rule.id))
+        self.cloud.rules = [r for r in self.cloud.rules if r.id != rule.id]
+
     def add_tag(self, resource, tag):
         self.cloud.log.append(("add_tag", resource.name, tag))
         for items in (self.cloud.networks, self.cloud.subnets, self.cloud.routers, self.cloud.security_groups):
@@ -428,14 +537,17 @@ class _Network:
     def find_security_group(self, name_or_id, ignore_missing=True):
         return next((g for g in self.cloud.security_groups if name_or_id in (g.id, g.name)), None)
 
-    def create_ip(self, floating_network_id, port_id):
+    def create_ip(self, floating_network_id, port_id, tags=None, description=None):
         self.cloud.log.append(("create_ip", port_id))
+        if tags is not None and "tag-creation" not in self.cloud.extensions:
+            raise exceptions.BadRequestException(message="400: Unrecognized attribute(s) 'tags'")
         ip = Obj(
             id=self.cloud.new_id("fip"),
             floating_ip_address=f"192.0.2.{len(self.cloud.ips) + 100}",
             floating_network_id=floating_network_id,
             port_id=port_id,
-            tags=[],
+            tags=list(tags or []),
+            description=description,
             project_id=self.cloud.current_project_id,
             nova_pending=self.cloud.floating_listings,
         )
@@ -452,7 +564,9 @@ class _Network:
         raise exceptions.NotFoundException(message="no such floating IP")
 
     def set_tags(self, resource, tags):
-        for current in self.cloud.ips + self.cloud.networks + self.cloud.ports:
+        cloud = self.cloud
+        cloud.log.append(("set_tags", getattr(resource, "name", None) or resource.id, tuple(tags)))
+        for current in cloud.ips + cloud.networks + cloud.ports + cloud.subnets + cloud.routers + cloud.security_groups:
             if current.id == resource.id:
                 current.tags = list(tags)
 
@@ -502,6 +616,7 @@ class _Network:
         self.cloud.log.append(("delete_security_group", group.id))
         self.cloud.conflict(group.id)
         self.cloud.security_groups = [g for g in self.cloud.security_groups if g.id != group.id]
+        self.cloud.rules = [r for r in self.cloud.rules if r.security_group_id != group.id]
 
     def get_quota(self, project, details=False):
         assert details
@@ -513,7 +628,8 @@ class _Network:
             "routers": len(self.routers(project_id=project)),
             "ports": len(self.ports(project_id=project)),
             "security_groups": len(self.security_groups(project_id=project)),
-            "security_group_rules": sum(g.rules for g in cloud.security_groups if g.project_id == project),
+            "security_group_rules": sum(g.rules for g in cloud.security_groups if g.project_id == project)
+            + sum(r.project_id == project for r in cloud.rules),
         }
         return Obj(**{kind: {"limit": cloud.network_limits[kind], "used": used[kind], "reserved": 0} for kind in used})
 

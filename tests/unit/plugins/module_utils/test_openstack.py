@@ -190,3 +190,162 @@ def test_shared_options_are_those_of_openstack_cloud():
     assert spec["auth"]["no_log"] is True
     assert spec["wait"]["default"] is True
     assert spec["timeout"]["default"] == 600
+
+
+# -- timeouts and retries ------------------------------------------------------------------
+
+# The real one: the fixture ``run`` replaces it with the in-memory cloud.
+_REAL_CONNECT = openstack_utils._connect
+
+
+def test_every_connection_has_an_api_timeout(run, cloud, monkeypatch):
+    """60 s per request unless told otherwise, also for a cloud given as a dict."""
+    seen = []
+
+    def connect(**kwargs):
+        seen.append(kwargs)
+        return cloud
+
+    monkeypatch.setattr(openstack_utils.openstack, "connect", connect)
+    monkeypatch.setattr(openstack_utils, "_connect", _REAL_CONNECT)
+    failed, result = run(event_info)
+    assert not failed, result.get("msg")
+    failed, result = run(event_info, api_timeout=5)
+    assert not failed, result.get("msg")
+    failed, result = run(event_info, cloud={"auth": {"auth_url": "http://127.0.0.1:9/v3"}})
+    assert not failed, result.get("msg")
+    assert [kwargs["api_timeout"] for kwargs in seen] == [60, 5, 60]
+    assert seen[2]["auth"] == {"auth_url": "http://127.0.0.1:9/v3"}
+
+
+def flaky(*errors, value="done"):
+    """A call that raises ``errors`` one after the other, then returns ``value``; ``calls`` counts the calls."""
+    left = list(errors)
+
+    def call():
+        call.calls += 1
+        if left:
+            raise left.pop(0)
+        return value
+
+    call.calls = 0
+    return call
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        ks_exceptions.ConnectFailure("connection refused"),
+        ks_exceptions.ConnectTimeout("Request to http://nova timed out"),
+        ks_exceptions.http.ServiceUnavailable("503"),
+    ],
+)
+def test_transient_failures_are_retried_with_backoff(error):
+    sleeps = []
+    call = flaky(error, error)
+    assert openstack_utils.retrying(call, sleeps.append) == "done"
+    assert call.calls == 3
+    assert sleeps == [2, 4]
+
+
+@pytest.mark.parametrize("status", [502, 503, 504])
+def test_gateway_and_unavailable_answers_are_retried(status):
+    sleeps = []
+    error = exceptions.HttpException(message=f"{status}", http_status=status)
+    assert openstack_utils.retrying(flaky(error), sleeps.append) == "done"
+    assert sleeps == [2]
+
+
+def test_retries_give_up_after_three():
+    sleeps = []
+    error = ks_exceptions.ConnectFailure("connection refused")
+    call = flaky(*[error] * 10)
+    with pytest.raises(ks_exceptions.ConnectFailure):
+        openstack_utils.retrying(call, sleeps.append)
+    assert call.calls == 4
+    assert sleeps == [2, 4, 8]
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        exceptions.HttpException(message="500", http_status=500),
+        exceptions.BadRequestException(message="400"),
+        exceptions.ConflictException(message="409"),
+        exceptions.NotFoundException(message="404"),
+        ValueError("a bug"),
+    ],
+)
+def test_other_failures_are_not_retried(error):
+    sleeps = []
+    call = flaky(error)
+    with pytest.raises(type(error)):
+        openstack_utils.retrying(call, sleeps.append)
+    assert call.calls == 1
+    assert sleeps == []
+
+
+@pytest.mark.parametrize(
+    ("error", "retried"),
+    [
+        (ks_exceptions.ConnectTimeout("Request to http://neutron timed out"), False),
+        (ks_exceptions.ConnectFailure("connection reset"), False),
+        (exceptions.HttpException(message="504", http_status=504), False),
+        (exceptions.HttpException(message="502", http_status=502), True),
+        (exceptions.HttpException(message="503", http_status=503), True),
+    ],
+)
+def test_a_create_is_repeated_only_when_it_was_not_carried_out(error, retried):
+    sleeps = []
+    call = flaky(error)
+    if retried:
+        assert openstack_utils.retrying(call, sleeps.append, once=True) == "done"
+    else:
+        with pytest.raises(type(error)):
+            openstack_utils.retrying(call, sleeps.append, once=True)
+    assert call.calls == (2 if retried else 1)
+
+
+def test_a_listing_is_read_inside_the_retry():
+    """openstacksdk's listings are generators: their requests fail while they are read."""
+    attempts = []
+
+    def listing():
+        attempts.append(1)
+        yield "first"
+        if len(attempts) == 1:
+            raise ks_exceptions.ConnectFailure("connection lost on page 2")
+        yield "second"
+
+    sleeps = []
+    assert openstack_utils.retrying(listing, sleeps.append) == ["first", "second"]
+    assert sleeps == [2]
+
+
+def test_modules_retry_through_the_connection(run, cloud, monkeypatch):
+    """A module's calls retry transient failures on the module's (fake) clock, then finish normally."""
+    real = type(cloud.network).networks
+    failures = [exceptions.HttpException(message="503 Service Unavailable", http_status=503)] * 2
+
+    def networks(self, **query):
+        if failures:
+            raise failures.pop()
+        return real(self, **query)
+
+    monkeypatch.setattr(type(cloud.network), "networks", networks)
+    failed, result = run(event_info)
+    assert not failed, result.get("msg")
+    assert cloud.calls("sleep") == [("sleep", 2), ("sleep", 4)]
+
+
+def test_a_stalled_api_is_one_line_after_the_retries(run, cloud, monkeypatch):
+    def networks(self, **query):
+        cloud.log.append(("networks",))
+        raise ks_exceptions.ConnectTimeout("Request to http://neutron:9696/v2.0/networks timed out")
+
+    monkeypatch.setattr(type(cloud.network), "networks", networks)
+    failed, result = run(event_info)
+    assert failed
+    assert result["msg"] == "cloud learnhpc-test: Request to http://neutron:9696/v2.0/networks timed out"
+    assert len(cloud.calls("networks")) == 4
+    assert "Traceback" not in result["_raw"]

@@ -187,3 +187,70 @@ def test_a_cloud_without_block_storage(run, cloud):
     assert not failed, result.get("msg")
     assert result["deleted"]["volumes"] == 0
     assert result["deleted"]["servers"] == 3
+
+
+def test_an_untagged_leftover_with_the_collections_name_and_description_is_removed(run, cloud):
+    """What a deploy interrupted between creating and tagging leaves: found by exact name and description."""
+    network = cloud.add_untagged("networks", "ev-net", "learnhpc event ev: the event's network")
+    cloud.add_untagged("routers", "ev-router", "learnhpc event ev: the event's router")
+    cloud.add_untagged("security_groups", "ev-login", "learnhpc event ev: SSH and HTTPS to the login node")
+    subnet = cloud.add_untagged("subnets", "ev-subnet", "learnhpc event ev: the event's subnet")
+    subnet.network_id = network.id
+    cloud.ips.append(
+        Obj(
+            id="fip-untagged",
+            floating_ip_address="192.0.2.99",
+            floating_network_id="net-public",
+            port_id=None,
+            tags=[],
+            description="learnhpc event ev: floating IP",
+            project_id=cloud.current_project_id,
+        )
+    )
+    failed, result = run(event_resources, event="ev", state="present")
+    assert result["resources"]["networks"] == ["ev-net"]
+    assert result["resources"]["floating_ips"] == ["192.0.2.99"]
+    failed, result = run(event_resources, event="ev")
+    assert not failed, result.get("msg")
+    assert result["deleted"] == {
+        **ZERO,
+        "floating_ips": 1,
+        "routers": 1,
+        "subnets": 1,
+        "networks": 1,
+        "security_groups": 1,
+    }
+    assert result["left"] == ZERO
+    assert not [r for r in cloud.networks + cloud.subnets + cloud.routers + cloud.security_groups if "ev-" in r.name]
+    assert not [ip for ip in cloud.ips if ip.id == "fip-untagged"]
+
+
+def test_untagged_resources_that_are_not_the_events_are_left(run, cloud):
+    """Never by a name prefix (demo-2-net is not demo's), never without the collection's description."""
+    kept = [
+        cloud.add_untagged("networks", "ev-2-net", "learnhpc event ev-2: the event's network"),
+        cloud.add_untagged("networks", "ev-net", None),
+        cloud.add_untagged("networks", "ev-net", "the trainer's own network"),
+        cloud.add_untagged("networks", "ev-net-old", "learnhpc event ev: the event's network"),
+        cloud.add_untagged("routers", "ev-router", "learnhpc event ev-2: the event's router"),
+        cloud.add_untagged("security_groups", "ev-2-login", "learnhpc event ev-2: SSH and HTTPS to the login node"),
+        cloud.add_untagged("security_groups", "ev-login", "learnhpc event ev: x", tags=["learnhpc-event=other"]),
+        cloud.add_untagged("networks", "ev-net", "learnhpc event ev: the event's network", project="project-2"),
+    ]
+    cloud.ips.append(
+        Obj(
+            id="fip-2",
+            floating_ip_address="192.0.2.98",
+            floating_network_id="net-public",
+            port_id=None,
+            tags=[],
+            description="learnhpc event ev-2: floating IP",
+            project_id=cloud.current_project_id,
+        )
+    )
+    failed, result = run(event_resources, event="ev")
+    assert not failed, result.get("msg")
+    assert result["changed"] is False
+    ids = {r.id for r in cloud.networks + cloud.routers + cloud.security_groups}
+    assert all(resource.id in ids for resource in kept)
+    assert any(ip.id == "fip-2" for ip in cloud.ips)

@@ -243,6 +243,24 @@ def test_floating_ip_for_the_login_node_reuses_a_free_one_of_the_event(run, clou
     assert cloud.ips[-1].tags == ["learnhpc-event=ev2"]
 
 
+def test_a_new_floating_ip_is_tagged_in_the_request_that_allocates_it(run, cloud):
+    failed, result = servers_run(run, cluster(computes=0, floating_ip=True), external_network="public")
+    assert not failed, result.get("msg")
+    assert cloud.ips[-1].tags == ["learnhpc-event=ev"]
+    assert cloud.ips[-1].description == "learnhpc event ev: floating IP"
+    assert not cloud.calls("set_tags")
+
+
+def test_without_tag_creation_a_new_floating_ip_is_tagged_right_after(run, cloud):
+    cloud.extensions.discard("tag-creation")
+    failed, result = servers_run(run, cluster(computes=0, floating_ip=True), external_network="public")
+    assert not failed, result.get("msg")
+    assert cloud.ips[-1].tags == ["learnhpc-event=ev"]
+    assert cloud.ips[-1].description == "learnhpc event ev: floating IP"
+    kinds = [entry[0] for entry in cloud.log]
+    assert kinds.index("create_ip") + 1 == kinds.index("set_tags")
+
+
 def test_waits_until_nova_lists_the_new_floating_ip(run, cloud):
     cloud.floating_listings = 4
     failed, result = servers_run(run, cluster(computes=0, floating_ip=True), external_network="public")
