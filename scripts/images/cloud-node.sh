@@ -2,7 +2,8 @@
 # Build learnhpc/cloud-node:12, the image of the test cloud's servers (the Nova driver in
 # scripts/images/openstack-zed/learnhpc_nova runs each server as a container of it): the
 # node image learnhpc/node:12 plus what a cloud image has, cloud-init and the OpenSSH server,
-# configured as Debian's cloud images are (cloud-node/99-learnhpc.cfg). No SSH host key
+# configured as Debian's cloud images are (cloud-node/99-learnhpc.cfg), and slurmd started
+# with -b (cloud-node/zz-learnhpc-test-cloud-boot.conf says why). No SSH host key
 # is baked in: cloud-init makes each server's own at its first boot.
 # Like a cloud image it has no package lists (and no stamp saying they are fresh).
 #
@@ -37,6 +38,7 @@ start=$(date +%s)
 docker run -d --name "$name" --hostname cloud-node-build "${SYSTEMD_CONTAINER[@]}" "$base" >/dev/null
 wait_booted "$name"
 docker cp "$here/cloud-node/99-learnhpc.cfg" "$name:/var/tmp/99-learnhpc.cfg"
+docker cp "$here/cloud-node/zz-learnhpc-test-cloud-boot.conf" "$name:/var/tmp/zz-learnhpc-test-cloud-boot.conf"
 docker exec "$name" sh -euc '
     export DEBIAN_FRONTEND=noninteractive
     printf "#!/bin/sh\nexit 101\n" >/usr/sbin/policy-rc.d; chmod 755 /usr/sbin/policy-rc.d
@@ -46,7 +48,9 @@ docker exec "$name" sh -euc '
     install -m 0644 /var/tmp/99-learnhpc.cfg /etc/cloud/cloud.cfg.d/99-learnhpc.cfg
     rm -f /etc/ssh/ssh_host_*
     systemctl enable ssh.service cloud-init-local.service cloud-init.service cloud-config.service cloud-final.service >/dev/null 2>&1
-    cloud-init clean --logs >/dev/null; rm -f /var/tmp/99-learnhpc.cfg
+    install -D -m 0644 /var/tmp/zz-learnhpc-test-cloud-boot.conf \
+        /etc/systemd/system/slurmd.service.d/zz-learnhpc-test-cloud-boot.conf
+    cloud-init clean --logs >/dev/null; rm -f /var/tmp/99-learnhpc.cfg /var/tmp/zz-learnhpc-test-cloud-boot.conf
     apt-get clean; rm -rf /var/lib/apt/lists/* /var/lib/apt/periodic/update-success-stamp
     : >/etc/machine-id'
 docker stop -t 30 "$name" >/dev/null

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import base64
 import concurrent.futures
+import contextlib
 import copy
 import datetime
 import fcntl
@@ -124,12 +125,26 @@ def set_state(names, state, reason=None):
 # -- node files ---------------------------------------------------------------------------------
 
 
-def node_files_archive(path):
-    """A tar archive (bytes) of the files every new node gets before it starts, from the JSON list in ``path``."""
-    if not path:
+# Where node-init finds the lines the new server adds to its /etc/hosts.
+HOSTS_FILE = "/var/lib/learnhpc-node-init/hosts"
+
+
+def node_files_archive(path, hosts=None):
+    """A tar archive (bytes) of the files every new node gets before it starts.
+
+    The files are those of the JSON list in ``path``; with ``hosts`` (a list of
+    ``{"name", "address"}``), also HOSTS_FILE, one ``address name`` line each, for node-init.
+    """
+    entries = []
+    if path:
+        with open(path, encoding="utf-8") as stream:
+            entries = json.load(stream)
+    if hosts:
+        lines = "".join(f"{host['address']} {host['name']}\n" for host in hosts).encode()
+        content = base64.b64encode(lines).decode()
+        entries.append({"path": HOSTS_FILE, "mode": "0644", "uid": 0, "gid": 0, "content": content})
+    if not entries:
         return b""
-    with open(path, encoding="utf-8") as stream:
-        entries = json.load(stream)
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as archive:
         for entry in entries:
@@ -311,9 +326,26 @@ class OpenStackNodes:
         self.node_init(name, address)
         return "started"
 
+    def known_hosts(self, name):
+        """The known_hosts file of server ``name``: one per server, made anew with it.
+
+        A new server has a new host key, and Neutron hands a deleted server's fixed IP to the
+        next one: a single file kept by address would refuse the next server at that address.
+        """
+        directory = self.settings["known_hosts_dir"]
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+        return os.path.join(directory, name)
+
+    def forget_host_key(self, name):
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.known_hosts(name))
+
     def node_init(self, name, address):
         """Copy the node files to the new server and run node-init there, over SSH."""
         settings = self.settings
+        self.forget_host_key(name)
+        # The cluster's names, and the new server's own, for clouds whose DNS knows neither.
+        hosts = [*settings["hosts"], {"name": name, "address": address}] if settings.get("hosts") else None
         ssh = [
             "ssh",
             "-i",
@@ -323,7 +355,7 @@ class OpenStackNodes:
             "-o",
             "StrictHostKeyChecking=accept-new",
             "-o",
-            f"UserKnownHostsFile={settings['known_hosts']}",
+            f"UserKnownHostsFile={self.known_hosts(name)}",
             "-o",
             "ConnectTimeout=10",
             f"{settings['ssh_user']}@{address}",
@@ -339,7 +371,7 @@ class OpenStackNodes:
                 time.sleep(5)
         done = subprocess.run(
             [*ssh, "sudo", "tar", "-x", "-p", "--same-owner", "-C", "/", "-f", "-"],
-            input=node_files_archive(self.files),
+            input=node_files_archive(self.files, hosts),
             capture_output=True,
             check=False,
             timeout=120,
@@ -364,6 +396,7 @@ class OpenStackNodes:
         if existing is None:
             return False
         self._call(self._remove, existing["id"])
+        self.forget_host_key(name)
         return True
 
 

@@ -188,6 +188,30 @@ def test_node_files_archive_keeps_owner_and_mode(tmp_path):
         assert tar.extractfile(member).read() == b"secret"
 
 
+def test_node_files_archive_carries_the_host_names_for_node_init(tmp_path):
+    hosts = [{"name": "ev-mgmt", "address": "10.0.0.5"}, {"name": "ev-login", "address": "10.0.0.6"}]
+    archive = tmp_path / "files.tar"
+    archive.write_bytes(autoscale.node_files_archive(None, hosts))
+    with tarfile.open(archive) as tar:
+        (member,) = tar.getmembers()
+        assert (member.name, member.mode, member.uid) == (autoscale.HOSTS_FILE.lstrip("/"), 0o644, 0)
+        assert tar.extractfile(member).read() == b"10.0.0.5 ev-mgmt\n10.0.0.6 ev-login\n"
+    assert autoscale.node_files_archive(None, []) == b""
+
+
+def test_each_server_has_a_known_hosts_file_of_its_own(tmp_path):
+    """Neutron gives a deleted server's address to the next one: host keys are kept per server, and forgotten."""
+    nodes = autoscale.OpenStackNodes.__new__(autoscale.OpenStackNodes)
+    nodes.settings = {"known_hosts_dir": str(tmp_path / "known_hosts.d")}
+    path = Path(nodes.known_hosts("ev-compute-03"))
+    assert path.parent.stat().st_mode & 0o777 == 0o700
+    assert path != Path(nodes.known_hosts("ev-compute-04"))
+    path.write_text("10.0.0.9 ssh-ed25519 AAAA\n")
+    nodes.forget_host_key("ev-compute-03")
+    assert not path.exists()
+    nodes.forget_host_key("ev-compute-03")  # nothing to forget: no error
+
+
 @pytest.mark.parametrize(
     ("argv", "expected"),
     [
