@@ -1,13 +1,14 @@
 # Copyright: learnhpc.cluster developers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""A whole event on OpenStack: site.yml from nothing to a guest's job, a no-op re-run, teardown.
+"""A whole event on OpenStack: site.yml from nothing to a guest's job, autoscaling, reaping.
 
 Against the test cloud of ``make test`` (LEARNHPC_OPENSTACK_CLOUDS names its clouds.yaml), whose
 servers boot the image ``debian-12`` (a container of learnhpc/cloud-node:12 per server, on
 Neutron's real network; docs/openstack-test-cloud.md). The event ``osite`` has a management
-node, a login node and two compute nodes, JupyterHub on, and ``openstack.shared_storage:
-site``: the test cloud gives the servers of one event shared Docker volumes at /home,
-/project and /scratch, as a site's CephFS or Lustre would (kernel NFS cannot run here).
+node, a login node, two compute nodes and a third that exists only while jobs need it
+(autoscaling), JupyterHub on, and ``openstack.shared_storage: site``: the test cloud gives the
+servers of one event shared Docker volumes at /home, /project and /scratch, as a site's CephFS
+or Lustre would (kernel NFS cannot run here).
 
 In order, as a trainer and a guest would:
 - ``site.yml`` provisions, configures and checks (the readiness job on every compute node,
@@ -15,24 +16,32 @@ In order, as a trainer and a guest would:
 - a second ``site.yml`` changes nothing;
 - a guest logs in over SSH at the floating IP with the password from the sheet and runs a
   2-node job, which sees the same private home on both nodes;
+- the guest's 3-node job makes Slurm create the third server through the event's application
+  credential; node-init sets it up, the job runs on it, and the server is deleted after the
+  suspend time;
 - JupyterHub answers at the floating IP over HTTPS, trusted through the event's CA only;
-- ``teardown.yml`` leaves no server, network, address, group or key pair of the event.
-
-Not here: autoscaling on the test cloud, reap.yml of a configured event (both still to do).
+- ``reap.yml``, once the event has expired, removes it with everything it has, and leaves the
+  bystander event ``osite-b`` (provisioned only; its name starts with ``osite-``) alone; the
+  ``openstack`` CLI (in the test cloud) then counts 0 servers, ports, floating IPs, routers,
+  networks, subnets, security groups, key pairs, volumes and application credentials of the
+  event; ``teardown.yml`` of the bystander leaves 0 of it the same way.
 """
 
 from __future__ import annotations
 
 import csv
+import json
 import os
 import re
 import ssl
 import subprocess
+import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
+from ansible_collections.learnhpc.cluster.tests.integration.openstack.test_cloud import connect
 from ansible_collections.learnhpc.cluster.tests.integration.openstack.test_provider import (
     CLOUD,
     CLOUDS,
@@ -55,6 +64,10 @@ end_date: 2099-12-31
 nodes:
   compute:
     count: 2
+    max_count: 3
+autoscale:
+  suspend_minutes: 1
+  reconcile_minutes: 1
 openstack:
   cloud: {CLOUD}
   image: debian-12
@@ -76,22 +89,126 @@ services:
 """
 
 
+# Provisioned only, to be left alone by the reaping of EVENT; its names start with EVENT's.
+BYSTANDER = f"{EVENT}-b"
+BYSTANDER_FILE = f"""\
+name: {BYSTANDER}
+provider: openstack
+end_date: 2099-12-31
+nodes:
+  compute:
+    count: 1
+openstack:
+  cloud: {CLOUD}
+  image: debian-12
+  flavors: {{mgmt: m1.tiny, login: m1.tiny, compute: m1.tiny}}
+  external_network: public
+  network_cidr: 10.65.0.0/24
+  allowed_cidrs: [192.0.2.0/24]
+"""
+
+# The test cloud's container and the demo project's credentials for its own openstack CLI.
+CLOUD_CONTAINER = "learnhpc-test-cloud"
+CLI_ENV = {
+    "OS_AUTH_URL": "http://127.0.0.1:5000/v3",
+    "OS_IDENTITY_API_VERSION": "3",
+    "OS_USERNAME": "demo",
+    "OS_PASSWORD": "secret",  # TEST-ONLY: the throwaway test cloud's fixed password
+    "OS_PROJECT_NAME": "demo",
+    "OS_USER_DOMAIN_NAME": "Default",
+    "OS_PROJECT_DOMAIN_NAME": "Default",
+    "OS_REGION_NAME": "RegionOne",
+    "OS_INTERFACE": "internal",
+}
+
+
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     base = tmp_path_factory.mktemp("osite")
     events = base / "events"
     events.mkdir()
     (events / f"{EVENT}.yml").write_text(EVENT_FILE)
+    (events / f"{BYSTANDER}.yml").write_text(BYSTANDER_FILE)
     inventory, env = playbook_setting(base, events)
     state = {"env": env, "inventory": str(inventory), "events": events}
-    run(state, "teardown.yml")  # what an earlier, interrupted run left
+    for event in (EVENT, BYSTANDER):  # what an earlier, interrupted run left
+        playbook(state, "teardown.yml", event, local_python=False)
     yield state
-    run(state, "teardown.yml")
+    for event in (EVENT, BYSTANDER):
+        playbook(state, "teardown.yml", event, local_python=False)
 
 
 def run(state, name):
     """Run playbooks/<name> for the event (the servers are configured: their Python is their own)."""
     return playbook(state, name, EVENT, local_python=False)
+
+
+def cli(*args):
+    """``openstack ARGS -f json`` as the demo project, with the test cloud's own CLI; the parsed output.
+
+    Each of ``args`` may hold several words (``"floating ip"``); none holds a space of its own.
+    """
+    env = [f"--env={key}={value}" for key, value in CLI_ENV.items()]
+    proc = subprocess.run(
+        ["docker", "exec", *env, CLOUD_CONTAINER, "openstack", *" ".join(args).split(), "-f", "json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, f"openstack {' '.join(args)}: {proc.stderr}"
+    return json.loads(proc.stdout or "[]")
+
+
+def cli_count(event, known=None):
+    """What the openstack CLI finds of ``event`` in the project, by kind (names or IDs).
+
+    Servers, volumes: by their metadata; Neutron resources: by the event's tag or by the exact
+    names the collection gives them; key pair and application credential: by their exact names;
+    ports: those with an address on the event's subnets or of its servers, including the IDs in
+    ``known`` (recorded while the event existed: once they are gone, nothing else names them).
+    """
+    known = known or {"subnets": set(), "servers": set()}
+    tag = f"learnhpc-event={event}"
+    names = {f"{event}-{suffix}" for suffix in ("net", "subnet", "router", "internal", "login", "globus")}
+
+    def of_event(item):
+        """Whether a server's or volume's properties (metadata) name the event."""
+        properties = item.get("Properties") or {}
+        return isinstance(properties, dict) and properties.get("org.learnhpc.event") == event
+
+    def neutron(kind, *extra):
+        return [item for item in cli(kind, "list", *extra) if tag in (item.get("Tags") or []) or item["Name"] in names]
+
+    servers = [s for s in cli("server", "list", "--long") if of_event(s)]
+    subnets = neutron("subnet", "--long")
+    subnet_ids = {n["ID"] for n in subnets} | known["subnets"]
+    server_ids = {s["ID"] for s in servers} | known["servers"]
+    ports = {
+        p["ID"]
+        for p in cli("port", "list", "--long")
+        if any(ip.get("subnet_id") in subnet_ids for ip in p.get("Fixed IP Addresses") or [])
+    }
+    for server_id in server_ids:
+        ports |= {p["ID"] for p in cli("port", "list", "--device-id", server_id)}
+    ips = [ip for ip in cli("floating ip", "list", "--long") if tag in (ip.get("Tags") or [])]
+    user = cli("token", "issue")["user_id"]
+    return {
+        "servers": [s["Name"] for s in servers],
+        "ports": sorted(ports),
+        "floating_ips": [ip["Floating IP Address"] for ip in ips],
+        "routers": [r["Name"] for r in neutron("router", "--long")],
+        "networks": [n["Name"] for n in neutron("network", "--long")],
+        "subnets": [n["Name"] for n in subnets],
+        "security_groups": [g["Name"] for g in neutron("security group")],
+        "keypairs": [k["Name"] for k in cli("keypair", "list") if k["Name"] == f"{event}-key"],
+        "volumes": [v["ID"] for v in cli("volume", "list", "--long") if of_event(v)],
+        "application_credentials": [
+            c["Name"]
+            for c in cli("application credential", "list", "--user", user)
+            if c["Name"] == f"{event}-autoscale"
+        ],
+    }
 
 
 def recaps(output):
@@ -130,24 +247,14 @@ def test_a_second_run_changes_nothing(site):
     print(f"site.yml again (no change): {seconds:.0f} s")
 
 
-def test_a_guest_logs_in_with_the_password_and_runs_a_two_node_job(site, tmp_path):
+def guest_runs(site, tmp_path, script, timeout=600):
+    """``script`` run by bash as the first guest, logged in over SSH at the floating IP with the password."""
     with (site["events"] / ".state" / EVENT / "credentials.csv").open(encoding="utf-8-sig") as stream:
         rows = [{key.strip().lower(): value for key, value in row.items()} for row in csv.DictReader(stream)]
     guest = next(row for row in rows if row["user"].startswith("guest"))
     askpass = tmp_path / "askpass"
     askpass.write_text(f"#!/bin/sh\necho '{guest['password']}'\n")
     askpass.chmod(0o700)
-    script = (
-        "set -e\n"
-        "cat > where.sh <<'EOF'\n"
-        "#!/bin/bash\n"
-        'echo "$(hostname) $(stat -c %U:%a "$HOME")"\n'
-        "EOF\n"
-        "chmod +x where.sh\n"
-        "sbatch --parsable --wait --nodes=2 --ntasks-per-node=1 --output=where-%j.out"
-        " --wrap='srun ./where.sh' >/dev/null\n"
-        "cat where-*.out\n"
-    )
     proc = subprocess.run(
         [
             "ssh",
@@ -165,15 +272,67 @@ def test_a_guest_logs_in_with_the_password_and_runs_a_two_node_job(site, tmp_pat
         env=dict(os.environ, SSH_ASKPASS=str(askpass), SSH_ASKPASS_REQUIRE="force", DISPLAY="none"),
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=timeout,
         check=False,
     )
-    assert proc.returncode == 0, proc.stderr
-    user = guest["user"]
-    assert sorted(proc.stdout.split("\n")[:-1]) == [
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return guest["user"], proc.stdout
+
+
+# A job on NODES nodes that prints, from each, the node's name and the owner and mode of $HOME.
+WHERE_JOB = """\
+set -e
+cat > where.sh <<'END'
+#!/bin/bash
+echo "$(hostname) $(stat -c %U:%a "$HOME")"
+END
+chmod +x where.sh
+rm -f where-*.out
+sbatch --parsable --wait --nodes=NODES --ntasks-per-node=1 --output=where-%j.out --wrap='srun ./where.sh' >/dev/null
+cat where-*.out
+"""
+
+
+def test_a_guest_logs_in_with_the_password_and_runs_a_two_node_job(site, tmp_path):
+    user, out = guest_runs(site, tmp_path, WHERE_JOB.replace("NODES", "2"))
+    assert sorted(out.split("\n")[:-1]) == [
         f"{EVENT}-compute-01 {user}:700",
         f"{EVENT}-compute-02 {user}:700",
-    ], proc.stdout
+    ], out
+
+
+def autoscaled_servers(conn):
+    return [
+        s
+        for s in conn.compute.servers(details=True)
+        if (s.metadata or {}).get("org.learnhpc.event") == EVENT and (s.metadata or {}).get("org.learnhpc.autoscaled")
+    ]
+
+
+def test_a_three_node_job_makes_slurm_create_the_third_server(site, tmp_path):
+    """Slurm resumes compute-03 through the application credential, node-init, the job runs there, it goes again."""
+    conn = connect(CLOUD)
+    assert not autoscaled_servers(conn)
+    start = time.monotonic()
+    user, out = guest_runs(site, tmp_path, WHERE_JOB.replace("NODES", "3"), timeout=1200)
+    ran = time.monotonic() - start
+    assert sorted(out.split("\n")[:-1]) == [
+        f"{EVENT}-compute-01 {user}:700",
+        f"{EVENT}-compute-02 {user}:700",
+        f"{EVENT}-compute-03 {user}:700",
+    ], out
+    (server,) = autoscaled_servers(conn)
+    mgmt = next(s for s in conn.compute.servers(details=True) if s.name == f"{EVENT}-mgmt")
+    assert server.name == f"{EVENT}-compute-03"
+    assert server.metadata["org.learnhpc.roles"] == "compute"
+    assert server.metadata["org.learnhpc.expires"] == mgmt.metadata["org.learnhpc.expires"]
+    print(f"3-node job, the third server created by Slurm: {ran:.0f} s")
+    # suspend_minutes: 1; the suspend program deletes the server (reconcile would, were it left).
+    start = time.monotonic()
+    while autoscaled_servers(conn) and time.monotonic() - start < 420:
+        time.sleep(10)
+    assert not autoscaled_servers(conn), "the autoscaled server is still there 7 minutes after its job"
+    print(f"the idle autoscaled server deleted {time.monotonic() - start:.0f} s after the job ended")
 
 
 def test_jupyterhub_answers_at_the_floating_ip(site):
@@ -184,21 +343,50 @@ def test_jupyterhub_answers_at_the_floating_ip(site):
         assert b'"version"' in resp.read()
 
 
-def test_teardown_leaves_nothing(site):
-    import openstack  # noqa: PLC0415 - only when the test is not skipped
-
-    rc, out, seconds = run(site, "teardown.yml")
-    assert rc == 0, out[-4000:]
-    assert "0 left" in out
-    conn = openstack.connect(cloud=CLOUD)
-    tag = f"learnhpc-event={EVENT}"
-    left = {
-        "servers": [s.name for s in conn.compute.servers() if (s.metadata or {}).get("org.learnhpc.event") == EVENT],
-        "networks": [n.name for n in conn.network.networks(tags=tag)],
-        "floating_ips": [n.floating_ip_address for n in conn.network.ips(tags=tag)],
-        "security_groups": [n.name for n in conn.network.security_groups(tags=tag)],
-        "keypairs": [k.name for k in conn.compute.keypairs() if k.name.startswith(f"{EVENT}-")],
+def known_ids(conn, event):
+    """The IDs of the event's servers and subnet, which name its ports once the servers and subnet are gone."""
+    return {
+        "servers": {s.id for s in conn.compute.servers() if (s.metadata or {}).get("org.learnhpc.event") == event},
+        "subnets": {n.id for n in conn.network.subnets(name=f"{event}-subnet")},
     }
+
+
+def test_reap_removes_the_expired_event_and_nothing_else(site):
+    rc, out, seconds = playbook(site, "provision.yml", BYSTANDER)
+    assert rc == 0, out[-5000:]
+    print(f"provision the bystander {BYSTANDER}: {seconds:.0f} s")
+    bystander = cli_count(BYSTANDER)
+    assert len(bystander["servers"]) == 3 and bystander["keypairs"] == [f"{BYSTANDER}-key"], bystander
+
+    conn = connect(CLOUD)
+    known = known_ids(conn, EVENT)
+    before = cli_count(EVENT, known)
+    assert len(before["servers"]) == 4 and before["application_credentials"] == [f"{EVENT}-autoscale"], before
+    assert before["ports"] and before["floating_ips"] and before["keypairs"], before
+    # Time passes: the servers say that the event expired (an event file's end date cannot be in the past).
+    for server in conn.compute.servers(details=True):
+        if (server.metadata or {}).get("org.learnhpc.event") == EVENT:
+            conn.compute.set_server_metadata(server, **{"org.learnhpc.expires": "2020-01-08"})
+
+    options = ("-e", "provider=openstack", "-e", f"cloud={CLOUD}")
+    rc, out, seconds = playbook(site, "reap.yml", None, *options, local_python=False)
+    assert rc == 0, out[-5000:]
+    assert f"removing 1: {EVENT} (expired 2020-01-08)" in out, out[-3000:]
+    print(f"reap of the configured event: {seconds:.0f} s")
+    left = cli_count(EVENT, known)
     assert not any(left.values()), left
     assert not (site["events"] / ".state" / EVENT).exists()
+    assert cli_count(BYSTANDER) == bystander
+    log = (site["events"] / ".state" / "reap.log").read_text()
+    assert f"removed {EVENT} (openstack, ended 2099-12-31, expired 2020-01-08)" in log, log
+
+
+def test_teardown_leaves_nothing(site):
+    known = known_ids(connect(CLOUD), BYSTANDER)
+    rc, out, seconds = playbook(site, "teardown.yml", BYSTANDER, local_python=False)
+    assert rc == 0, out[-4000:]
+    assert "0 left" in out
+    left = cli_count(BYSTANDER, known)
+    assert not any(left.values()), left
+    assert not (site["events"] / ".state" / BYSTANDER).exists()
     print(f"teardown: {seconds:.0f} s")
