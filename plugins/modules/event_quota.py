@@ -20,7 +20,7 @@ description:
   - "Fails, before anything is created, with one line per resource that is short, for example
     C(instances: need 5, 3 free of quota 10), and returns RV(needed), RV(available) and RV(shortfalls)."
   - Flavors are looked up by name or ID for their vCPUs and RAM; an unknown flavor gets one line listing the
-    flavors that exist.
+    flavors that exist. With O(image) and O(external_network), so are the image and the external network.
   - Read-only; it never changes anything.
   - What the event has already is found as in docs/contracts.md - servers by the metadata C(org.learnhpc.event),
     network resources by the tag C(learnhpc-event=<event>), volumes by the metadata C(org.learnhpc.event). A server
@@ -90,6 +90,16 @@ options:
         new group included.
     type: int
     default: 0
+  image:
+    description:
+      - Name or ID of the image the servers boot. When given, an image that does not exist gets one line, before
+        anything is created.
+    type: str
+  external_network:
+    description:
+      - Name or ID of the external network the event's router and floating IPs use. When given, a network that
+        does not exist or is not external gets one line, before anything is created.
+    type: str
 extends_documentation_fragment:
   - learnhpc.cluster.openstack
   - ansible.builtin.action_common_attributes
@@ -188,6 +198,8 @@ class EventQuota(OpenStackModule):
         "volumes": {"type": "int", "default": 0},
         "volume_gb": {"type": "int", "default": 0},
         **{kind: {"type": "int", "default": 0} for kind in NETWORK_KINDS},
+        "image": {"type": "str"},
+        "external_network": {"type": "str"},
     }
     module_kwargs: ClassVar[dict] = {"supports_check_mode": True}
 
@@ -269,7 +281,25 @@ class EventQuota(OpenStackModule):
                 free[kind] = _free(limit, usage.get(kind), reservation.get(kind))
         return quota, free
 
+    def check_cloud(self):
+        """One line for each of the image and the external network that the cloud does not have as asked."""
+        problems = []
+        image = self.params["image"]
+        if image and self.conn.image.find_image(image, ignore_missing=True) is None:
+            names = listing(found.name for found in self.conn.image.images())
+            problems.append(f"unknown image {image!r}: the images are {names}")
+        external = self.params["external_network"]
+        if external:
+            network = self.conn.network.find_network(external, ignore_missing=True)
+            if network is None:
+                problems.append(f"unknown external network {external!r}")
+            elif not network.is_router_external:
+                problems.append(f"network {external!r} is not external (router:external is false)")
+        if problems:
+            self.fail(problems)
+
     def run(self):
+        self.check_cloud()
         need = self.needed()
         quota, free = self.limits(need)
         shortfalls = [

@@ -192,6 +192,27 @@ def test_quota_too_small_creates_nothing(setup):
     assert empty, found
 
 
+def test_unknown_image_and_external_network_create_nothing(setup):
+    """What the cloud does not have gets one line each, before anything is made."""
+    path = setup["events"] / f"{EVENT_Q}.yml"
+    good = path.read_text()
+    bad = good.replace("image: debian-12", "image: no-such-image")
+    bad = bad.replace("external_network: public", "external_network: nowhere")
+    path.write_text(bad)
+    try:
+        code, output, seconds = playbook(setup, "provision.yml", EVENT_Q)
+    finally:
+        path.write_text(good)
+    print(f"provision {EVENT_Q} with an unknown image and external network: {seconds:.0f}s")
+    assert code != 0, output[-5000:]
+    assert "unknown image 'no-such-image': the images are " in output, output[-5000:]
+    assert "unknown external network 'nowhere'" in output, output[-5000:]
+    assert "Traceback" not in output
+    empty, found = nothing_of(setup["conn"], EVENT_Q)
+    assert empty, found
+    assert not (setup["events"] / ".state" / EVENT_Q / "ssh" / "openstack_ed25519").exists()
+
+
 def test_provision(setup):
     conn = setup["conn"]
     code, output, seconds = playbook(setup, "provision.yml", EVENT_A)

@@ -99,3 +99,18 @@ def test_volumes_without_block_storage(run, cloud):
     failed, result = run(event_quota, event="ev", volumes=1)
     assert failed
     assert result["msg"] == "the event needs volumes, but the cloud has no block storage service"
+
+
+def test_image_and_external_network_are_checked_before_anything(run, cloud):
+    image = cloud.images[0].name
+    failed, result = run(event_quota, event="ev", servers=servers(1), image=image, external_network="public")
+    assert not failed, result.get("msg")
+    failed, result = run(
+        event_quota, event="ev", servers=servers(1), image="no-such-image", external_network="no-such-net"
+    )
+    assert failed
+    assert result["errors"][0].startswith("unknown image 'no-such-image': the images are ")
+    assert result["errors"][1] == "unknown external network 'no-such-net'"
+    failed, result = run(event_quota, event="ev", servers=servers(1), external_network="shared")
+    assert failed
+    assert result["msg"] == "network 'shared' is not external (router:external is false)"
