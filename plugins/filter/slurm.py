@@ -98,7 +98,8 @@ def slurm_partition_line(partition):
 def slurm_node_from_facts(host, hostvars, memory_reserve_mb=0):
     """A node of the slurm role for an inventory host, from its facts.
 
-    The host variables slurm_node_cpus and slurm_node_memory_mb override the facts. Values
+    The host variables slurm_node_cpus and slurm_node_memory_mb override the facts, and
+    slurm_node_addr, when set, becomes the node's NodeAddr. Values
     are passed on as found, so that the role can name a wrong one; nothing is computed from
     a value that is not an integer.
     """
@@ -120,6 +121,9 @@ def slurm_node_from_facts(host, hostvars, memory_reserve_mb=0):
         total = facts.get("ansible_memtotal_mb")
         memory = total - memory_reserve_mb if isinstance(total, int) and isinstance(memory_reserve_mb, int) else total
     node["real_memory"] = memory
+    address = facts.get("slurm_node_addr")
+    if address:
+        node["node_addr"] = address
     return node
 
 

@@ -33,7 +33,8 @@ description:
     V(exited)); stopped containers are included.'
   - 'OpenStack servers get C(ansible_user), C(ansible_host), C(learnhpc_openstack_cloud) (the name of the cloud in
     C(clouds.yaml)), C(learnhpc_openstack_id) (the server ID), C(learnhpc_openstack_status) (for example
-    V(ACTIVE), V(BUILD), V(SHUTOFF) or V(ERROR)), C(learnhpc_openstack_fixed_ip) and, when it has one,
+    V(ACTIVE), V(BUILD), V(SHUTOFF) or V(ERROR)), C(learnhpc_openstack_fixed_ip) and C(slurm_node_addr) (both the
+    fixed IPv4 address; the second is the NodeAddr of role learnhpc.cluster.slurm) and, when it has one,
     C(learnhpc_openstack_floating_ip); servers in
     every status are included. C(ansible_user) is the
     server''s metadata C(org.learnhpc.ssh_user) when it has it, else O(ssh_user); C(ansible_become) is true unless
@@ -741,6 +742,9 @@ class OpenStackProvider:
                 addresses = server_addresses(server.get("addresses"))
                 if addresses[0]:
                     node["vars"]["learnhpc_openstack_fixed_ip"] = addresses[0]
+                    # Slurm's NodeAddr: a server made again (from ERROR) gets a new address, and
+                    # slurm.conf then changes with it, which restarts slurmctld.
+                    node["vars"]["slurm_node_addr"] = addresses[0]
                 if addresses[1]:
                     # Not only the login node's: the Globus endpoint's data transfer node has one too.
                     node["vars"]["learnhpc_openstack_floating_ip"] = addresses[1]

@@ -162,3 +162,10 @@ def test_numbered_names():
 def test_numbered_names_refuses_bad_counts(bad):
     with pytest.raises(AnsibleFilterError):
         slurm.numbered_names(bad, "guest")
+
+
+def test_node_from_facts_takes_the_node_address_from_the_host():
+    node = slurm.slurm_node_from_facts("h", {"h": {**FACTS, "slurm_node_addr": "10.0.0.7"}})
+    assert node["node_addr"] == "10.0.0.7"
+    assert slurm.slurm_node_line(node).split().count("NodeAddr=10.0.0.7") == 1
+    assert "node_addr" not in slurm.slurm_node_from_facts("h", {"h": FACTS})

@@ -214,6 +214,7 @@ def test_host_vars_login_and_behind_it(os_run):
         "learnhpc_openstack_id": "id-demo-login",
         "learnhpc_openstack_status": "ACTIVE",
         "learnhpc_openstack_fixed_ip": "10.42.1.12",
+        "slurm_node_addr": "10.42.1.12",
         "learnhpc_openstack_floating_ip": "203.0.113.10",
         "ansible_host": "203.0.113.10",
         "ansible_user": "debian",
@@ -972,6 +973,7 @@ def test_provider_class_is_separable():
             "learnhpc_openstack_id": "id-demo-compute-01",
             "learnhpc_openstack_status": "ACTIVE",
             "learnhpc_openstack_fixed_ip": "10.42.1.21",
+            "slurm_node_addr": "10.42.1.21",
         },
     }
     json.dumps(nodes)  # plain JSON data, for the inventory cache
