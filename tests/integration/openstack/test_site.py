@@ -11,11 +11,16 @@ servers of one event shared Docker volumes at /home, /project and /scratch, as a
 or Lustre would (kernel NFS cannot run here).
 
 In order, as a trainer and a guest would:
-- ``site.yml`` provisions, configures and checks (the readiness job on every compute node,
-  JupyterHub at the floating IP), and prints the summary;
+- a first ``site.yml`` is stopped (SIGINT, as ^C) while it configures the nodes;
+- ``site.yml`` again provisions what is missing, configures and checks (the readiness job on
+  every compute node, JupyterHub at the floating IP), and prints the summary;
 - a second ``site.yml`` changes nothing;
+- a compute node forced into ERROR (as an administrator can) is replaced by the next
+  ``site.yml``, which configures the new server and converges;
 - a guest logs in over SSH at the floating IP with the password from the sheet and runs a
   2-node job, which sees the same private home on both nodes;
+- with a key of their own in their home, the guest cannot SSH from the login node to mgmt,
+  nor to a compute node without a job of theirs there (pam_slurm_adopt); with one, they can;
 - the guest's 3-node job makes Slurm create the third server through the event's application
   credential; node-init sets it up, the job runs on it, and the server is deleted after the
   suspend time;
@@ -33,6 +38,7 @@ import csv
 import json
 import os
 import re
+import signal
 import ssl
 import subprocess
 import time
@@ -43,8 +49,11 @@ import pytest
 
 from ansible_collections.learnhpc.cluster.tests.integration.openstack.test_cloud import connect
 from ansible_collections.learnhpc.cluster.tests.integration.openstack.test_provider import (
+    ADMIN_CLOUD,
+    BIN,
     CLOUD,
     CLOUDS,
+    ROOT,
     playbook,
     playbook_setting,
 )
@@ -143,21 +152,33 @@ def run(state, name):
     return playbook(state, name, EVENT, local_python=False)
 
 
-def cli(*args):
-    """``openstack ARGS -f json`` as the demo project, with the test cloud's own CLI; the parsed output.
+def cli(*commands):
+    """The parsed JSON output of each of ``commands`` (``"server list --long"``), in order.
 
-    Each of ``args`` may hold several words (``"floating ip"``); none holds a space of its own.
+    They run in one interactive session of the test cloud's own ``openstack`` CLI, as the demo
+    project (one start of the client for all of them).
     """
     env = [f"--env={key}={value}" for key, value in CLI_ENV.items()]
     proc = subprocess.run(
-        ["docker", "exec", *env, CLOUD_CONTAINER, "openstack", *" ".join(args).split(), "-f", "json"],
+        ["docker", "exec", "-i", *env, CLOUD_CONTAINER, "openstack"],
+        input="".join(f"{command} -f json\n" for command in commands),
         capture_output=True,
         text=True,
         timeout=300,
         check=False,
     )
-    assert proc.returncode == 0, f"openstack {' '.join(args)}: {proc.stderr}"
-    return json.loads(proc.stdout or "[]")
+    decoder, text, found = json.JSONDecoder(), proc.stdout, []
+    position = 0
+    while len(found) < len(commands):
+        while position < len(text) and text[position].isspace():
+            position += 1
+        try:
+            value, position = decoder.raw_decode(text, position)
+        except ValueError:
+            break
+        found.append(value)
+    assert proc.returncode == 0 and len(found) == len(commands), f"openstack {commands}: {text}{proc.stderr}"
+    return found
 
 
 def cli_count(event, known=None):
@@ -177,37 +198,44 @@ def cli_count(event, known=None):
         properties = item.get("Properties") or {}
         return isinstance(properties, dict) and properties.get("org.learnhpc.event") == event
 
-    def neutron(kind, *extra):
-        return [item for item in cli(kind, "list", *extra) if tag in (item.get("Tags") or []) or item["Name"] in names]
+    def neutron(items):
+        return [item for item in items if tag in (item.get("Tags") or []) or item["Name"] in names]
 
-    servers = [s for s in cli("server", "list", "--long") if of_event(s)]
-    subnets = neutron("subnet", "--long")
+    servers, subnets, ports, ips, routers, networks, groups, keypairs, volumes, token = cli(
+        "server list --long",
+        "subnet list --long",
+        "port list --long",
+        "floating ip list --long",
+        "router list --long",
+        "network list --long",
+        "security group list",
+        "keypair list",
+        "volume list --long",
+        "token issue",
+    )
+    servers = [s for s in servers if of_event(s)]
+    subnets = neutron(subnets)
     subnet_ids = {n["ID"] for n in subnets} | known["subnets"]
-    server_ids = {s["ID"] for s in servers} | known["servers"]
-    ports = {
-        p["ID"]
-        for p in cli("port", "list", "--long")
-        if any(ip.get("subnet_id") in subnet_ids for ip in p.get("Fixed IP Addresses") or [])
+    server_ids = sorted({s["ID"] for s in servers} | known["servers"])
+    *by_server, credentials = cli(
+        *(f"port list --device-id {server_id}" for server_id in server_ids),
+        f"application credential list --user {token['user_id']}",
+    )
+    ours = {
+        p["ID"] for p in ports if any(ip.get("subnet_id") in subnet_ids for ip in p.get("Fixed IP Addresses") or [])
     }
-    for server_id in server_ids:
-        ports |= {p["ID"] for p in cli("port", "list", "--device-id", server_id)}
-    ips = [ip for ip in cli("floating ip", "list", "--long") if tag in (ip.get("Tags") or [])]
-    user = cli("token", "issue")["user_id"]
+    ours |= {p["ID"] for found in by_server for p in found}
     return {
         "servers": [s["Name"] for s in servers],
-        "ports": sorted(ports),
-        "floating_ips": [ip["Floating IP Address"] for ip in ips],
-        "routers": [r["Name"] for r in neutron("router", "--long")],
-        "networks": [n["Name"] for n in neutron("network", "--long")],
+        "ports": sorted(ours),
+        "floating_ips": [ip["Floating IP Address"] for ip in ips if tag in (ip.get("Tags") or [])],
+        "routers": [r["Name"] for r in neutron(routers)],
+        "networks": [n["Name"] for n in neutron(networks)],
         "subnets": [n["Name"] for n in subnets],
-        "security_groups": [g["Name"] for g in neutron("security group")],
-        "keypairs": [k["Name"] for k in cli("keypair", "list") if k["Name"] == f"{event}-key"],
-        "volumes": [v["ID"] for v in cli("volume", "list", "--long") if of_event(v)],
-        "application_credentials": [
-            c["Name"]
-            for c in cli("application credential", "list", "--user", user)
-            if c["Name"] == f"{event}-autoscale"
-        ],
+        "security_groups": [g["Name"] for g in neutron(groups)],
+        "keypairs": [k["Name"] for k in keypairs if k["Name"] == f"{event}-key"],
+        "volumes": [v["ID"] for v in volumes if of_event(v)],
+        "application_credentials": [c["Name"] for c in credentials if c["Name"] == f"{event}-autoscale"],
     }
 
 
@@ -227,14 +255,59 @@ def login_address(state):
     return match.group(1)
 
 
-def test_site_from_nothing_to_ready(site):
+def interrupted_site(state, marker, delay):
+    """site.yml, stopped ``delay`` seconds after ``marker`` appears in its output, as a trainer's ^C would.
+
+    Returns the output up to the stop and whether the marker came. SIGINT first (what ^C sends),
+    SIGKILL if it lingers.
+    """
+    command = [
+        str(BIN / "ansible-playbook"),
+        "-i",
+        state["inventory"],
+        "-e",
+        f"event={EVENT}",
+        str(ROOT / "playbooks" / "site.yml"),
+    ]
+    proc = subprocess.Popen(
+        command,
+        cwd=ROOT,
+        env=state["env"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    lines, seen = [], None
+    deadline = time.monotonic() + 900
+    for line in proc.stdout:
+        lines.append(line)
+        if seen is None and marker in line:
+            seen = time.monotonic()
+        if (seen is not None and time.monotonic() - seen >= delay) or time.monotonic() > deadline:
+            break
+    os.killpg(proc.pid, signal.SIGINT)
+    try:
+        proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    proc.stdout.close()
+    return "".join(lines), seen is not None
+
+
+def test_site_from_nothing_to_ready_after_an_interrupted_first_run(site):
+    """The first run stopped in the middle of configuring, as a trainer's ^C would; the second converges."""
+    out, reached = interrupted_site(site, "Directory, accounting database and directory clients", 20)
+    assert reached, out[-4000:]
+    assert f"Event {EVENT} is ready" not in out
     rc, out, seconds = run(site, "site.yml")
     assert rc == 0, out[-6000:]
     counts = recaps(out)
     assert {f"{EVENT}-mgmt", f"{EVENT}-login", f"{EVENT}-compute-01", f"{EVENT}-compute-02"} <= set(counts)
     assert all(c["failed"] == 0 and c["unreachable"] == 0 for c in counts.values()), counts
     assert f"Event {EVENT} is ready" in out
-    print(f"site.yml from nothing to ready: {seconds:.0f} s")
+    print(f"site.yml after an interrupted first run, to ready: {seconds:.0f} s")
 
 
 def test_a_second_run_changes_nothing(site):
@@ -245,6 +318,21 @@ def test_a_second_run_changes_nothing(site):
         line for line in out.splitlines() if line.startswith(("TASK", "changed:"))
     )
     print(f"site.yml again (no change): {seconds:.0f} s")
+
+
+def test_a_server_in_error_is_replaced_and_the_event_converges(site):
+    """An administrator's reset to ERROR between two runs: site.yml makes the server again and configures it."""
+    conn, admin = connect(CLOUD), connect(ADMIN_CLOUD)
+    broken = next(s for s in conn.compute.servers(details=True) if s.name == f"{EVENT}-compute-02")
+    admin.compute.reset_server_state(broken.id, "error")
+    assert conn.compute.get_server(broken.id).status == "ERROR"
+    rc, out, seconds = run(site, "site.yml")
+    assert rc == 0, out[-6000:]
+    assert f"Event {EVENT} is ready" in out
+    assert all(c["failed"] == 0 and c["unreachable"] == 0 for c in recaps(out).values()), recaps(out)
+    now = next(s for s in conn.compute.servers(details=True) if s.name == f"{EVENT}-compute-02")
+    assert now.id != broken.id and now.status == "ACTIVE"
+    print(f"site.yml with compute-02 in ERROR, to ready: {seconds:.0f} s")
 
 
 def guest_runs(site, tmp_path, script, timeout=600):
@@ -298,6 +386,45 @@ def test_a_guest_logs_in_with_the_password_and_runs_a_two_node_job(site, tmp_pat
     assert sorted(out.split("\n")[:-1]) == [
         f"{EVENT}-compute-01 {user}:700",
         f"{EVENT}-compute-02 {user}:700",
+    ], out
+
+
+# The guest's view of the other nodes: their own key in their shared home, SSH from the login node.
+GUEST_VIEW = """\
+set -u
+mkdir -p ~/.ssh && chmod 700 ~/.ssh
+# The test cloud keeps an event's shared directories across its runs, as a site's file system
+# would: host keys of an earlier run's servers are not this run's.
+rm -f ~/.ssh/known_hosts
+[ -f ~/.ssh/id_ed25519 ] || ssh-keygen -q -t ed25519 -N '' -f ~/.ssh/id_ed25519
+cat ~/.ssh/id_ed25519.pub >>~/.ssh/authorized_keys && chmod 600 ~/.ssh/authorized_keys
+o="-o BatchMode=yes -o StrictHostKeyChecking=accept-new -o ConnectTimeout=20"
+try() { # try WHAT NODE: one line, the node's answer or "refused" (ssh -n: the script is on standard input)
+    if out=$(ssh -n $o "$2" hostname 2>/dev/null); then
+        echo "$1: $out"
+    else
+        echo "$1: refused"
+    fi
+}
+try mgmt EVENT-mgmt
+try "compute without a job" EVENT-compute-01
+job=$(sbatch --parsable --nodelist=EVENT-compute-01 --time=10 --wrap='sleep 600')
+for _ in $(seq 60); do [ "$(squeue -h -j "$job" -o %T)" = RUNNING ] && break; sleep 2; done
+try "compute with a job" EVENT-compute-01
+scancel "$job"
+for _ in $(seq 60); do [ -z "$(squeue -h -j "$job" -o %T)" ] && break; sleep 2; done
+try "compute after the job" EVENT-compute-01
+"""
+
+
+def test_a_guest_reaches_a_compute_node_only_into_a_job_there_and_never_mgmt(site, tmp_path):
+    """Their own key in their shared home does not open mgmt, nor a compute node without their job there."""
+    _user, out = guest_runs(site, tmp_path, GUEST_VIEW.replace("EVENT", EVENT))
+    assert out.splitlines() == [
+        "mgmt: refused",
+        "compute without a job: refused",
+        f"compute with a job: {EVENT}-compute-01",
+        "compute after the job: refused",
     ], out
 
 
