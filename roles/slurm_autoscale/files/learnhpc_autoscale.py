@@ -259,6 +259,9 @@ class OpenStackNodes:
         self.event = config["event"]
         self.files = config.get("files")
         self.log = log
+        # Settings written before known_hosts_dir existed: the same place in the state directory.
+        state_dir = config.get("state_dir", "/var/lib/learnhpc-autoscale")
+        self.known_hosts_dir = settings.get("known_hosts_dir") or os.path.join(state_dir, "known_hosts.d")
 
     def _call(self, what, *args, **kwargs):
         try:
@@ -332,7 +335,7 @@ class OpenStackNodes:
         A new server has a new host key, and Neutron hands a deleted server's fixed IP to the
         next one: a single file kept by address would refuse the next server at that address.
         """
-        directory = self.settings["known_hosts_dir"]
+        directory = self.known_hosts_dir
         os.makedirs(directory, mode=0o700, exist_ok=True)
         return os.path.join(directory, name)
 

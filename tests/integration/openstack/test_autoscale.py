@@ -317,7 +317,7 @@ def program_settings(request, tmp_path_factory):
             + "\n",
             "ssh_user": "debian",
             "ssh_key": str(secrets / "autoscale_ed25519"),
-            "known_hosts": str(base / "state" / "known_hosts"),
+            "known_hosts_dir": str(base / "state" / "known_hosts.d"),
             "node_init": str(base / "learnhpc-node-init.sh"),
             "packages": ["slurmd"],
             "ssh_timeout": 5,

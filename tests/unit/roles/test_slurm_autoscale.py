@@ -202,7 +202,7 @@ def test_node_files_archive_carries_the_host_names_for_node_init(tmp_path):
 def test_each_server_has_a_known_hosts_file_of_its_own(tmp_path):
     """Neutron gives a deleted server's address to the next one: host keys are kept per server, and forgotten."""
     nodes = autoscale.OpenStackNodes.__new__(autoscale.OpenStackNodes)
-    nodes.settings = {"known_hosts_dir": str(tmp_path / "known_hosts.d")}
+    nodes.known_hosts_dir = str(tmp_path / "known_hosts.d")
     path = Path(nodes.known_hosts("ev-compute-03"))
     assert path.parent.stat().st_mode & 0o777 == 0o700
     assert path != Path(nodes.known_hosts("ev-compute-04"))
