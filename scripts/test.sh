@@ -111,7 +111,7 @@ openstack_cloud() {
         return 1
     fi
     scripts/openstack-cloud.sh start &&
-        LEARNHPC_OPENSTACK_CLOUDS=$top/.cache/openstack/clouds.yaml pytest -v -s tests/integration/openstack
+        LEARNHPC_OPENSTACK_CLOUDS=$top/.cache/openstack/clouds.yaml pytest -v -s --durations=25 tests/integration/openstack
 }
 
 molecule_scenario() {

@@ -27,7 +27,7 @@ description:
   - 'Every host gets the variables C(learnhpc_event), C(learnhpc_node_roles) (a list), C(learnhpc_end_date)
     (C(YYYY-MM-DD)), C(learnhpc_provider), C(learnhpc_autoscaled) (a bool), C(slurm_node_cpus) and
     C(slurm_node_memory_mb) (integers), and the
-    variables to reach it. Docker containers get C(ansible_connection=community.docker.docker_api),
+    variables to reach it. Docker containers get C(ansible_connection=learnhpc.cluster.docker_engine),
     C(ansible_docker_docker_host) (the engine of O(docker_host)), C(ansible_host=<container name>),
     C(ansible_user=root) and C(learnhpc_docker_state) (the state of the container, for example V(running) or
     V(exited)); stopped containers are included.'
@@ -465,7 +465,7 @@ class DockerProvider:
             node["vars"] = {
                 # The Engine API directly: no docker CLI process per command, and the same
                 # engine as the inventory's (docker_host), not the CLI's default.
-                "ansible_connection": "community.docker.docker_api",
+                "ansible_connection": "learnhpc.cluster.docker_engine",
                 "ansible_docker_docker_host": self.url,
                 "ansible_host": container.name,
                 "ansible_user": "root",

@@ -30,7 +30,8 @@ base_id=$(docker image inspect -f '{{ .Id }}' "$base" 2>/dev/null) ||
 recipe=$( {
     echo "$base_id"
     cd "$here"
-    for f in openstack-zed.sh $(find openstack-zed -type f | LC_ALL=C sort); do
+    # Byte-code that Python leaves beside the driver's sources is not part of the recipe.
+    for f in openstack-zed.sh $(find openstack-zed -name __pycache__ -prune -o -type f -print | LC_ALL=C sort); do
         printf '== %s\n' "$f"
         cat "$f"
     done

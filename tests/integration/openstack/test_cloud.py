@@ -1,12 +1,9 @@
-"""The local OpenStack test cloud serves what the collection needs, to a non-admin user.
+"""The local OpenStack test cloud serves the collection a non-admin user, and helpers for the tests that use it.
 
-As the demo user (project demo, role member) of the cloud started by
-`scripts/openstack-cloud.sh start`: a network with a subnet, a router with an external
-gateway, a security group, a keypair, two servers that go ACTIVE, a floating IP that shows
-up in a server's addresses and a 1 GB volume; then everything is deleted and nothing of it
-may be left. Servers are containers of the test cloud's compute driver (test_servers.py logs in
-to them), volumes come from cinder's fake driver (no disk); networks, routers and floating IPs
-are real Neutron objects (docs/openstack-test-cloud.md).
+The cloud is the one started by `scripts/openstack-cloud.sh start`. What it makes for a member
+of project demo is tested where it is used: servers that boot, floating IPs, routers and
+security groups in test_servers.py; the collection's networks, servers and teardown in
+test_provider.py and test_site.py (docs/openstack-test-cloud.md says what is real).
 
 Runs only when LEARNHPC_OPENSTACK_CLOUDS names the clouds.yaml written by that script.
 """
@@ -14,7 +11,6 @@ Runs only when LEARNHPC_OPENSTACK_CLOUDS names the clouds.yaml written by that s
 import ipaddress
 import os
 import time
-import uuid
 
 import pytest
 
@@ -113,71 +109,3 @@ def test_demo_user_is_not_admin(demo):
     with pytest.raises(openstack.exceptions.ForbiddenException):
         list(demo.compute.services())
     assert demo.current_project.name == "demo"
-
-
-def test_network_servers_floating_ip_volume_and_teardown(demo, made):
-    name = f"learnhpc-it-{uuid.uuid4().hex[:8]}"
-    net, compute = demo.network, demo.compute
-    public = net.find_network("public")
-    assert public is not None and public.is_router_external
-
-    made.keypair = compute.create_keypair(name=name)
-    assert made.keypair.private_key.startswith("-----BEGIN")
-    made.network = net.create_network(name=name)
-    made.subnet = net.create_subnet(name=name, network_id=made.network.id, ip_version=4, cidr=str(SUBNET))
-    made.router = net.create_router(name=name, external_gateway_info={"network_id": public.id})
-    net.add_interface_to_router(made.router, subnet=made.subnet.id)
-    gateway = net.get_router(made.router.id).external_gateway_info
-    assert gateway["network_id"] == public.id
-    assert ipaddress.ip_address(gateway["external_fixed_ips"][0]["ip_address"]) in PUBLIC
-
-    made.group = net.create_security_group(name=name, description="learnhpc integration test")
-    net.create_security_group_rule(
-        security_group_id=made.group.id,
-        direction="ingress",
-        ethertype="IPv4",
-        protocol="tcp",
-        port_range_min=22,
-        port_range_max=22,
-    )
-    rules = list(net.security_group_rules(security_group_id=made.group.id, direction="ingress"))
-    assert [(r.protocol, r.port_range_min) for r in rules] == [("tcp", 22)]
-
-    started = time.monotonic()
-    create_servers(demo, made, name)
-    for server in made.servers:
-        active = compute.wait_for_server(server, status="ACTIVE", wait=TIMEOUT)
-        assert active.key_name == name
-        fixed = {ipaddress.ip_address(a) for a, kind in addresses_of(demo, server.id) if kind == "fixed"}
-        assert len(fixed) == 1 and fixed <= set(SUBNET)
-    print(f"two servers ACTIVE after {time.monotonic() - started:.1f} s")
-
-    port = next(iter(net.ports(device_id=made.servers[0].id)))
-    assert set(port.security_group_ids) == {made.group.id}
-    fip = net.create_ip(floating_network_id=public.id)
-    made.fips.append(fip)
-    net.update_ip(fip, port_id=port.id)
-    assert ipaddress.ip_address(fip.floating_ip_address) in PUBLIC
-    started = time.monotonic()
-    wait_until(
-        "the floating IP in the server's addresses",
-        lambda: (fip.floating_ip_address, "floating") in addresses_of(demo, made.servers[0].id),
-    )
-    print(f"floating IP in the server's addresses after {time.monotonic() - started:.1f} s")
-    assert "floating" not in {pair[1] for pair in addresses_of(demo, made.servers[1].id)}
-
-    made.volume = demo.block_storage.create_volume(name=name, size=1)
-    volume = demo.block_storage.wait_for_status(made.volume, status="available", wait=TIMEOUT)
-    assert volume.size == 1
-
-    made.delete()
-
-    assert not [s for s in compute.servers() if s.name.startswith(name)]
-    assert demo.block_storage.find_volume(made.volume.id) is None
-    assert net.find_ip(fip.id) is None
-    assert net.find_router(made.router.id) is None
-    assert net.find_subnet(made.subnet.id) is None
-    assert net.find_network(made.network.id) is None
-    assert not list(net.ports(network_id=made.network.id))
-    assert net.find_security_group(made.group.id) is None
-    assert compute.find_keypair(name) is None

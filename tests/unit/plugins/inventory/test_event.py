@@ -157,7 +157,7 @@ def test_host_vars(run):
         "learnhpc_end_date": "2031-02-28",
         "learnhpc_provider": "docker",
         "learnhpc_autoscaled": False,
-        "ansible_connection": "community.docker.docker_api",
+        "ansible_connection": "learnhpc.cluster.docker_engine",
         "ansible_docker_docker_host": event.DEFAULT_DOCKER_URL,
         "ansible_host": "demo-login",
         "ansible_user": "root",
@@ -459,7 +459,7 @@ def test_provider_classes_are_separable():
         "cpus": ENGINE_CPUS,
         "memory_mb": ENGINE_MEMORY // MIB,
         "vars": {
-            "ansible_connection": "community.docker.docker_api",
+            "ansible_connection": "learnhpc.cluster.docker_engine",
             "ansible_docker_docker_host": event.DEFAULT_DOCKER_URL,
             "ansible_host": "demo-mgmt",
             "ansible_user": "root",
