@@ -25,7 +25,7 @@ description:
     input (modules run with pipelining) are run as P(community.docker.docker_api#connection) runs them,
     since they print nothing before their input is written.
 version_added: 0.1.0
-author: learnhpc.cluster developers
+author: learnhpc.cluster developers (!UNKNOWN)
 extends_documentation_fragment:
   - community.docker.docker.api_documentation
   - community.docker.docker.var_names

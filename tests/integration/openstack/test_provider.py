@@ -298,9 +298,9 @@ def test_inventory(setup):
     assert f"-i {key} -o IdentitiesOnly=yes debian@{setup['floating']}" in proxy, proxy
 
 
-def module(state, name, check=False, **args):
+def module(setting, name, check=False, **args):
     """Run ``learnhpc.cluster.<name>`` on localhost through ``ansible``; returns its result."""
-    env = dict(state["env"], ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json", ANSIBLE_LOAD_CALLBACK_PLUGINS="1")
+    env = dict(setting["env"], ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json", ANSIBLE_LOAD_CALLBACK_PLUGINS="1")
     proc = subprocess.run(
         [
             str(BIN / "ansible"),
