@@ -19,9 +19,12 @@ description:
     accounts of a training event, tens to hundreds at a time.
   - A user is an entry C(uid=<name>,<users_base>) of the object classes C(inetOrgPerson), C(posixAccount),
     C(shadowAccount) and, when it has SSH keys, C(ldapPublicKey) (the openssh-lpk schema must be loaded).
-  - A password is set only when an account is created, as a salted SHA-512 crypt hash (C({CRYPT}$6$...)); a
-    re-run never changes it, so a password an attendee changed stays. An account given without a password can
-    only log in with its SSH keys.
+  - A password is set when an account is created, as a salted SHA-512 crypt hash (C({CRYPT}$6$...)). A re-run
+    leaves the password of an existing account alone, so a password an attendee changed stays; it reports in
+    RV(passwords_differ) each account whose password in the directory is not the one given (changed by the
+    attendee, or the given one is new, for example because the file that held it was lost), so that a
+    credentials sheet never shows a password the directory does not take. O(reset_passwords) sets the given
+    password of existing accounts. An account given without a password can only log in with its SSH keys.
   - The other attributes (numeric group, home, shell, full name, SSH keys, expiry) are brought in line with
     O(users) on every run. The numeric user ID of an existing account is never changed; a different one is an
     error.
@@ -86,8 +89,8 @@ options:
         default: /bin/bash
       password:
         description:
-          - The password, set only when the account is created. Leave it out for an account that logs in with
-            SSH keys only.
+          - The password, set when the account is created (and when it is in O(reset_passwords)). Leave it out for
+            an account that logs in with SSH keys only.
         type: str
       ssh_keys:
         description: The OpenSSH public keys of the account, one line each; exactly these are kept.
@@ -98,6 +101,13 @@ options:
         description:
           - The last day the account can log in, C(YYYY-MM-DD) (C(shadowExpire)). Leave it out for no expiry.
         type: str
+  reset_passwords:
+    description:
+      - Accounts of O(users) whose password is set to the one given even though they exist (V(present)); each
+        must be in O(users) with a password. Nothing changes for an account whose password already is that one.
+    type: list
+    elements: str
+    default: []
   state:
     description:
       - V(present) creates the accounts and the group or brings them in line; V(absent) deletes the accounts listed
@@ -176,6 +186,21 @@ group_changed:
   returned: always
   type: bool
   sample: true
+passwords_differ:
+  description:
+    - The existing accounts (V(present)) whose password in the directory is not the one given, and that were not
+      in O(reset_passwords); their password was left as it is. A password stored in another scheme than
+      C({CRYPT}$6$) counts as different.
+  returned: always
+  type: list
+  elements: str
+  sample: [student07]
+passwords_reset:
+  description: The existing accounts whose password was set from O(reset_passwords).
+  returned: always
+  type: list
+  elements: str
+  sample: []
 """
 
 import re
@@ -187,6 +212,7 @@ from ansible_collections.learnhpc.cluster.plugins.module_utils.directory import 
     DirectoryError,
     connect,
     days_since_epoch,
+    password_matches,
     sha512_crypt,
 )
 
@@ -207,6 +233,8 @@ USER_ATTRS = [
     "sshPublicKey",
     "shadowExpire",
     "objectClass",
+    # Read to compare with the password given, never returned.
+    "userPassword",
 ]
 
 
@@ -238,9 +266,13 @@ def check_user(where, user, group):
     return problems
 
 
-def check_users(users, group, state):
+def check_users(users, group, state, reset_passwords=()):
     """Every problem of the input, one line each."""
     problems = []
+    with_password = {user["name"] for user in users if user.get("password") is not None}
+    for name in reset_passwords:
+        if name not in with_password:
+            problems.append(f"reset_passwords: {name!r} is not an account of users with a password")
     seen_names, seen_uids = set(), {}
     for index, user in enumerate(users):
         where, name = f"users[{index}]", user["name"]
@@ -312,7 +344,16 @@ class Accounts:
         self.group = params["group"]
         self.users = params["users"]
         self.check_mode = module.check_mode
-        self.result = dict(changed=False, added=[], updated=[], removed=[], group_changed=False)
+        self.reset = set(params["reset_passwords"])
+        self.result = dict(
+            changed=False,
+            added=[],
+            updated=[],
+            removed=[],
+            group_changed=False,
+            passwords_differ=[],
+            passwords_reset=[],
+        )
         self.diff = dict(before={}, after={})
 
     def user_dn(self, name):
@@ -365,11 +406,27 @@ class Accounts:
             if changed:
                 self.result["updated"].append(name)
                 self.diff["before"][name] = {key: current.get(key, []) for key in changed}
-                self.diff["after"][name] = changed
-                if not self.check_mode:
-                    self.directory.replace(dn, changed)
+                self.diff["after"][name] = dict(changed)
+            changed.update(self.password_change(user, current))
+            if changed and not self.check_mode:
+                self.directory.replace(dn, changed)
         if self.group is not None:
             self.group_present([user["name"] for user in self.users])
+
+    def password_change(self, user, current):
+        """{"userPassword": [hash]} when an existing account's password is to be set from O(reset_passwords), else {}.
+
+        A password that is not the directory's and not to be reset is reported in passwords_differ.
+        """
+        name, password = user["name"], user["password"]
+        if password is None or any(password_matches(value, password) for value in current.get("userPassword", [])):
+            return {}
+        if name not in self.reset:
+            self.result["passwords_differ"].append(name)
+            return {}
+        self.result["passwords_reset"].append(name)
+        self.diff["after"].setdefault(name, {})["userPassword"] = ["(set)"]
+        return {"userPassword": [sha512_crypt(password)]}
 
     def group_present(self, members):
         self.ensure_unit(self.groups_base)
@@ -433,7 +490,13 @@ class Accounts:
         else:
             self.absent()
         result = self.result
-        result["changed"] = bool(result["added"] or result["updated"] or result["removed"] or result["group_changed"])
+        result["changed"] = bool(
+            result["added"]
+            or result["updated"]
+            or result["removed"]
+            or result["group_changed"]
+            or result["passwords_reset"]
+        )
         if self.module._diff:
             result["diff"] = self.diff
         return result
@@ -465,6 +528,7 @@ def build_module():
             ),
         ),
         users=dict(type="list", elements="dict", default=[], options=user_spec),
+        reset_passwords=dict(type="list", elements="str", default=[], no_log=False),
         state=dict(type="str", choices=["present", "absent"], default="present"),
     )
     return AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
@@ -472,7 +536,8 @@ def build_module():
 
 def main():
     module = build_module()
-    problems = check_users(module.params["users"], module.params["group"], module.params["state"])
+    params = module.params
+    problems = check_users(params["users"], params["group"], params["state"], params["reset_passwords"])
     if problems:
         module.fail_json(msg="; ".join(problems))
     try:

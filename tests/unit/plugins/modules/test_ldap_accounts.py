@@ -119,11 +119,66 @@ def test_rerun_changes_nothing_and_keeps_passwords(capsys, directory):
     run(capsys, group=GROUP, users=guests(3))
     writes = directory.writes
     hashes = {dn: e.get("userPassword") for dn, e in directory.entries.items()}
-    failed, result = run(capsys, group=GROUP, users=guests(3, password="other"))
+    failed, result = run(capsys, group=GROUP, users=guests(3))
     assert not failed and not result["changed"]
     assert result["added"] == [] and result["updated"] == []
+    assert result["passwords_differ"] == [] and result["passwords_reset"] == []
     assert directory.writes == writes
     assert {dn: e.get("userPassword") for dn, e in directory.entries.items()} == hashes
+
+
+def test_a_password_that_is_not_the_directorys_is_reported_and_kept(capsys, directory):
+    """An attendee changed it, or the control machine lost the file that held it: the sheet must not show it."""
+    run(capsys, group=GROUP, users=guests(3))
+    writes = directory.writes
+    hashes = {dn: e.get("userPassword") for dn, e in directory.entries.items()}
+    users = guests(3)
+    users[1]["password"] = "a new one"
+    failed, result = run(capsys, group=GROUP, users=users)
+    assert not failed and not result["changed"]
+    assert result["passwords_differ"] == ["guest02"]
+    assert directory.writes == writes
+    assert {dn: e.get("userPassword") for dn, e in directory.entries.items()} == hashes
+    assert "a new one" not in json.dumps(result)
+
+
+def test_reset_passwords_sets_the_given_one_once(capsys, directory):
+    run(capsys, group=GROUP, users=guests(3))
+    users = guests(3)
+    users[1]["password"] = "a new one"
+    users[1]["shell"] = "/bin/zsh"  # an attribute too: its diff and the password's are one entry
+    failed, result = run(capsys, group=GROUP, users=users, reset_passwords=["guest02", "guest03"], _ansible_diff=True)
+    assert not failed and result["changed"]
+    assert result["passwords_reset"] == ["guest02"] and result["passwords_differ"] == []
+    assert result["updated"] == ["guest02"]
+    assert result["diff"]["after"]["guest02"] == {"loginShell": ["/bin/zsh"], "userPassword": ["(set)"]}
+    assert password_matches(directory.entries[f"uid=guest02,ou=people,{BASE}"]["userPassword"][0], "a new one")
+    assert password_matches(directory.entries[f"uid=guest03,ou=people,{BASE}"]["userPassword"][0], "pw-3")
+    assert "a new one" not in json.dumps(result) and "$6$" not in json.dumps(result)
+    failed, result = run(capsys, group=GROUP, users=users, reset_passwords=["guest02"])
+    assert not failed and not result["changed"] and result["passwords_reset"] == []
+
+
+def test_reset_passwords_in_check_mode_writes_nothing(capsys, directory):
+    run(capsys, group=GROUP, users=guests(2))
+    writes = directory.writes
+    users = guests(2)
+    users[0]["password"] = "a new one"
+    failed, result = run(capsys, group=GROUP, users=users, reset_passwords=["guest01"], _ansible_check_mode=True)
+    assert not failed and result["changed"] and result["passwords_reset"] == ["guest01"]
+    assert directory.writes == writes
+    assert password_matches(directory.entries[f"uid=guest01,ou=people,{BASE}"]["userPassword"][0], "pw-1")
+
+
+def test_reset_passwords_names_only_accounts_with_a_password(capsys, directory):
+    users = [*guests(1), {"name": "ada", "uid": 9001, "ssh_keys": [KEY]}]
+    failed, result = run(capsys, group=GROUP, users=users, reset_passwords=["ada", "nobody"])
+    assert failed
+    assert result["msg"] == (
+        "reset_passwords: 'ada' is not an account of users with a password; "
+        "reset_passwords: 'nobody' is not an account of users with a password"
+    )
+    assert directory.writes == 0
 
 
 def test_growing_adds_only_the_new_ones(capsys, directory):
