@@ -23,6 +23,8 @@ from pathlib import Path
 
 import pytest
 
+from ansible_collections.learnhpc.cluster.tests.integration.openstack.test_modules import ansible
+
 CLOUDS = os.environ.get("LEARNHPC_OPENSTACK_CLOUDS")
 pytestmark = pytest.mark.skipif(
     not CLOUDS or not Path(CLOUDS).is_file(), reason="LEARNHPC_OPENSTACK_CLOUDS does not name a clouds.yaml"
@@ -158,29 +160,8 @@ def test_credential_lifecycle(cloud, tmp_path):
     assert json.loads(kept.read_text())["id"] == again.id
 
     # The teardown's module removes it with the event's other resources.
-    env = dict(os.environ, OS_CLIENT_CONFIG_FILE=CLOUDS, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"))
-    proc = subprocess.run(
-        [
-            str(BIN / "ansible"),
-            "localhost",
-            "-i",
-            "localhost,",
-            "-c",
-            "local",
-            "-e",
-            f"ansible_python_interpreter={BIN / 'python'}",
-            "-m",
-            "learnhpc.cluster.event_resources",
-            "-a",
-            json.dumps({"cloud": CLOUD, "event": EVENT, "state": "absent"}),
-        ],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    result, _seconds = ansible("event_resources", event=EVENT, state="absent")
+    assert not result.get("failed"), result.get("msg")
     assert credentials(cloud) == []
 
 

@@ -25,6 +25,8 @@ from pathlib import Path
 
 import pytest
 
+from ansible_collections.learnhpc.cluster.tests.integration.openstack.test_modules import ansible
+
 CLOUDS = os.environ.get("LEARNHPC_OPENSTACK_CLOUDS")
 pytestmark = pytest.mark.skipif(
     not CLOUDS or not Path(CLOUDS).is_file(), reason="LEARNHPC_OPENSTACK_CLOUDS does not name a clouds.yaml"
@@ -298,47 +300,16 @@ def test_inventory(setup):
     assert f"-i {key} -o IdentitiesOnly=yes debian@{setup['floating']}" in proxy, proxy
 
 
-def module(setting, name, check=False, **args):
-    """Run ``learnhpc.cluster.<name>`` on localhost through ``ansible``; returns its result."""
-    env = dict(setting["env"], ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json", ANSIBLE_LOAD_CALLBACK_PLUGINS="1")
-    proc = subprocess.run(
-        [
-            str(BIN / "ansible"),
-            "localhost",
-            "-i",
-            "localhost,",
-            "-c",
-            "local",
-            "-e",
-            f"ansible_python_interpreter={BIN / 'python'}",
-            "-m",
-            f"learnhpc.cluster.{name}",
-            "-a",
-            json.dumps({"cloud": CLOUD, **args}),
-            *(["--check"] if check else []),
-        ],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    try:
-        return json.loads(proc.stdout)["plays"][0]["tasks"][0]["hosts"]["localhost"]
-    except (json.JSONDecodeError, KeyError, IndexError):
-        pytest.fail(f"ansible did not print a result (exit {proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
-
-
 def test_event_info_and_a_teardown_in_check_mode(setup):
     """event_info counts the event's servers by role; event_resources in check mode says what it would delete."""
-    result = module(setup, "event_info", event=EVENT_A)
+    result, _seconds = ansible("event_info", event=EVENT_A)
     assert not result.get("failed"), result.get("msg")
     (info,) = result["events"]
     assert info["servers"] == 3
     assert info["roles"] == {"mgmt": 1, "login": 1, "compute": 1}
     assert info["end_date"] == "2099-12-31"
 
-    result = module(setup, "event_resources", check=True, event=EVENT_A, state="absent")
+    result, _seconds = ansible("event_resources", check=True, event=EVENT_A, state="absent")
     assert not result.get("failed"), result.get("msg")
     assert result["changed"] is True
     assert result["deleted"]["servers"] == 3
