@@ -55,7 +55,8 @@ nodes: {compute: {count: $3}}
 openstack:
   cloud: learnhpc-test
   image: $2
-  flavors: {mgmt: m1.small, login: m1.small, compute: m1.small}
+  # m1.medium: 2 CPUs, as JupyterHub's largest choice (cpus: 2) needs on a compute node.
+  flavors: {mgmt: m1.small, login: m1.small, compute: m1.medium}
   external_network: public
   network_cidr: 10.66.$3.0/24
   allowed_cidrs: [172.16.0.0/12]
@@ -66,6 +67,15 @@ services: {jupyterhub: true}
 YAML
             ;;
     esac
+}
+
+# keep_logs LOG...: copy the current row's logs to LEARNHPC_BENCH_LOGS, if set.
+keep_logs() {
+    [ -n "${LEARNHPC_BENCH_LOGS:-}" ] || return 0
+    mkdir -p "$LEARNHPC_BENCH_LOGS"
+    for log in "$@"; do
+        cp "$events/$log.log" "$LEARNHPC_BENCH_LOGS/$provider-${image//[\/:]/_}-$n-$log.log"
+    done
 }
 
 rows=()
@@ -85,26 +95,32 @@ for provider in $providers; do
             name=bench-${provider:0:2}$n
             event_file "$provider" "$image" "$n" >"$events/$name.yml"
             "$playbook" "${inventory[@]}" teardown.yml -e event=$name >/dev/null
+            # One row each: a step that fails ends its row (its log kept), not the benchmark.
+            failed=""
+            first="" second="" down="" rechanged=""
             start=$(now_ms)
-            "$playbook" "${inventory[@]}" site.yml -e event=$name >"$events/first.log" 2>&1 ||
-                { tail -30 "$events/first.log"; exit 1; }
-            first=$(seconds "$start")
-            start=$(now_ms)
-            "$playbook" "${inventory[@]}" site.yml -e event=$name >"$events/second.log" 2>&1 ||
-                { tail -30 "$events/second.log"; exit 1; }
-            second=$(seconds "$start")
-            start=$(now_ms)
-            "$playbook" "${inventory[@]}" teardown.yml -e event=$name >"$events/teardown.log" 2>&1 ||
-                { tail -30 "$events/teardown.log"; exit 1; }
-            down=$(seconds "$start")
-            if [ -n "${LEARNHPC_BENCH_LOGS:-}" ]; then
-                mkdir -p "$LEARNHPC_BENCH_LOGS"
-                for log in first second teardown; do
-                    cp "$events/$log.log" "$LEARNHPC_BENCH_LOGS/$provider-${image//[\/:]/_}-$n-$log.log"
-                done
+            if "$playbook" "${inventory[@]}" site.yml -e event=$name >"$events/first.log" 2>&1; then
+                first=$(seconds "$start")
+                start=$(now_ms)
+                if "$playbook" "${inventory[@]}" site.yml -e event=$name >"$events/second.log" 2>&1; then
+                    second=$(seconds "$start")
+                    rechanged=$(changed "$events/second.log")
+                else
+                    failed=second
+                fi
+            else
+                failed=first
             fi
+            start=$(now_ms)
+            "$playbook" "${inventory[@]}" teardown.yml -e event=$name >"$events/teardown.log" 2>&1 &&
+                down=$(seconds "$start") || failed="$failed teardown"
+            if [ -n "$failed" ]; then
+                printf 'deploy: %s %s %s: %s failed; last lines:\n' "$provider" "$image" "$n" "$failed" >&2
+                for log in $failed; do tail -n 30 "$events/$log.log" >&2; done
+            fi
+            keep_logs first ${first:+second} teardown
             rows+=("$(printf '| %-9s | %-26s | %13s | %12s | %16s | %14s | %12s |' "$provider" "$image" "$n" \
-                "$first" "$second" "$(changed "$events/second.log")" "$down")")
+                "${first:-failed}" "${second:-${first:+failed}}" "$rechanged" "${down:-failed}")")
         done
     done
 done
