@@ -4,6 +4,9 @@
 
 from __future__ import annotations
 
+import os
+import re
+
 from ansible.errors import AnsibleFilterError
 
 SHARED_DIRS = ("home", "project", "scratch")
@@ -124,8 +127,76 @@ def docker_engine_container(container, systemd):
         raise AnsibleFilterError(f"docker_engine_container: the container or the systemd settings lack {exc}") from exc
 
 
+EVENT_LABEL = "org.learnhpc.event"
+ROLES_LABEL = "org.learnhpc.roles"
+_NUMBER = re.compile(r"-[0-9]+$")
+
+
+def _name_key(roles):
+    for role in ("mgmt", "login", "dtn"):
+        if role in roles:
+            return f"nodes.{role}.name"
+    return "nodes.compute.prefix"
+
+
+def _holder(labels):
+    owner = labels.get(EVENT_LABEL)
+    return f"a container of event {owner!r}" if owner else "a container that is not of any event"
+
+
+def _shown_path(path):
+    relative = os.path.relpath(path)
+    return path if relative.startswith("..") else relative
+
+
+def docker_name_conflicts(containers, event):
+    """One-line problems with the container names an event would use on a Docker engine; empty when none.
+
+    Container names are unique on an engine, and a container of that name would be changed or
+    removed by whoever creates it, so an event may use no name that another container holds.
+    ``containers`` are the engine's containers, running or not (docker_host_info's), ``event``
+    the event as learnhpc.cluster.event_config gives it. Names taken come first. The names checked are those of every
+    node, including those autoscaling may create (``autoscale_names``), and compute nodes of one
+    event may not be numbered like another event's (``E-gpu-compute-NN``), whose autoscaling
+    could create them later. Containers of the event itself are not in the way.
+    """
+    try:
+        name = event["name"]
+        where = _shown_path(event["file"]) if event.get("file") else f"event {name}"
+        wanted = {node["name"]: _name_key(node["roles"]) for node in event["nodes_list"]}
+        wanted.update((full, "nodes.compute.prefix") for full in event.get("autoscale_names") or [])
+        ours = {_NUMBER.sub("", node["name"]) for node in event["nodes_list"] if list(node["roles"]) == ["compute"]}
+        taken, numbered = [], []
+        for container in containers:
+            labels = container.get("Labels") or {}
+            if labels.get(EVENT_LABEL) == name:
+                continue
+            held = [str(entry).lstrip("/") for entry in container.get("Names") or []]
+            for full in held:
+                if full in wanted:
+                    taken.append(
+                        f"{where}: {wanted[full]}: the node name {full!r} is taken on this Docker engine by "
+                        f"{_holder(labels)}; choose another"
+                    )
+                if labels.get(EVENT_LABEL) and "compute" in str(labels.get(ROLES_LABEL, "")).split(","):
+                    base = _NUMBER.sub("", full)
+                    if base in ours:
+                        numbered.append(
+                            f"{where}: nodes.compute.prefix: event {labels[EVENT_LABEL]!r} on this Docker engine "
+                            f"numbers its compute nodes {base}-N as well (its autoscaling may create more); "
+                            "choose another"
+                        )
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise AnsibleFilterError(f"docker_name_conflicts: the containers or the event lack {exc}") from exc
+    return sorted(set(taken)) + sorted(set(numbered) - set(taken))
+
+
 class FilterModule:
     """Filters of the docker provider."""
 
     def filters(self):
-        return {"docker_node_container": docker_node_container, "docker_engine_container": docker_engine_container}
+        return {
+            "docker_node_container": docker_node_container,
+            "docker_engine_container": docker_engine_container,
+            "docker_name_conflicts": docker_name_conflicts,
+        }

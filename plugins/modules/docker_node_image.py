@@ -22,6 +22,9 @@ description:
   - The image carries the label C(org.learnhpc.fingerprint) with O(fingerprint) and a checksum of O(exclude),
     O(empty), O(command) and O(labels). It is made again only when that differs, so a second run with an unchanged
     source and unchanged options changes nothing. The image it replaces is removed when no container uses it.
+  - An existing image of that name is replaced or removed only when it carries every label of O(labels), so that
+    an image of another event, or not made by this module, is never touched; the module fails with one line
+    instead.
   - Talks to the Docker engine's API over its Unix socket; no Docker SDK is needed.
 options:
   name:
@@ -55,7 +58,9 @@ options:
     default: []
   labels:
     description:
-      - Labels of the image, besides C(org.learnhpc.fingerprint).
+      - Labels of the image, besides C(org.learnhpc.fingerprint). An existing image of that name is the module's to
+        replace or remove only when it carries all of them (for instance C(org.learnhpc.event) with the event's
+        name).
     type: dict
     default: {}
   command:
@@ -261,12 +266,22 @@ class NodeImage:
                 return None
             raise
 
+    def mine(self, image):
+        """Refuse, in one line, an existing image that lacks any of the labels given."""
+        labels = (image.get("Config") or {}).get("Labels") or {}
+        wrong = sorted(key for key, value in self.params["labels"].items() if labels.get(key) != str(value))
+        if wrong:
+            shown = ", ".join(f"{key}={labels.get(key)!r}" for key in wrong)
+            name = self.params["name"]
+            raise DockerError(f"image {name} exists and is not this one's to replace ({shown}); left alone")
+
     def absent(self):
         image = self.existing()
         if image is None:
             return result(False, None, None)
+        self.mine(image)
         if not self.check_mode:
-            self.api.delete(f"/images/{self.params['name']}")
+            self.api.delete(f"/images/{image['Id']}")
         return result(True, image["Id"], None)
 
     def present(self):
@@ -276,6 +291,8 @@ class NodeImage:
         labels = ((image or {}).get("Config") or {}).get("Labels") or {}
         if image is not None and labels.get(FINGERPRINT_LABEL) == fingerprint:
             return result(False, image["Id"], fingerprint)
+        if image is not None:
+            self.mine(image)
         source = self.api.get(f"/containers/{params['container']}/json")
         if not (source.get("State") or {}).get("Running"):
             raise DockerError(f"container {params['container']} is not running")

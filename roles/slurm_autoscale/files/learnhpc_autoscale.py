@@ -183,10 +183,30 @@ class DockerNodes:
             raise ProviderError(str(exc)) from None
 
     def list(self):
-        """``{name: {"created": epoch seconds}}`` of the event's autoscaled containers, running or not."""
+        """``{name: {"created": epoch seconds, "id": ID}}`` of the event's autoscaled containers, running or not.
+
+        Only containers that carry the event's label and the autoscaled label are the event's:
+        everything this class removes is found here, and removed by its ID, never by its name.
+        """
         filters = {"label": [f"{EVENT_LABEL}={self.event}", f"{AUTOSCALED_LABEL}=true"]}
         found = self._call(self.api.get, "/containers/json", all="true", filters=filters)
-        return {item["Names"][0].lstrip("/"): {"created": item.get("Created", 0)} for item in found or []}
+        return {
+            item["Names"][0].lstrip("/"): {"created": item.get("Created", 0), "id": item["Id"]} for item in found or []
+        }
+
+    def holder(self, name):
+        """Who holds the container name ``name`` that is not one of the event's autoscaled nodes, in words."""
+        try:
+            found = self.api.get("/containers/json", all="true", filters={"name": [f"^/{name}$"]})
+        except self.errors:
+            return "another container"
+        labels = ((found or [{}])[0].get("Labels")) or {}
+        event = labels.get(EVENT_LABEL)
+        if not event:
+            return "a container that is not of any event"
+        if event != self.event:
+            return f"a container of event {event}"
+        return "a container of this event that is not an autoscaled node"
 
     def create(self, name, fail=None):
         body = copy.deepcopy(self.template)
@@ -194,20 +214,26 @@ class DockerNodes:
         body["Labels"] = dict(body.get("Labels") or {}, **{AUTOSCALED_LABEL: "true"})
         existing = self.list().get(name)
         if existing is not None:
-            state = self._call(self.api.get, f"/containers/{name}/json")["State"]
+            state = self._call(self.api.get, f"/containers/{existing['id']}/json")["State"]
             if state.get("Running"):
                 return "already running"
-            self.delete(name)
-        self._call(self.api.post, "/containers/create", body, name=name)
+            self._remove(existing["id"])
+        try:
+            created = self.api.post("/containers/create", body, name=name)
+        except self.errors as exc:
+            if getattr(exc, "status", None) == 409:
+                raise ProviderError(f"the name {name} is taken by {self.holder(name)}; it was left alone") from None
+            raise ProviderError(str(exc)) from None
+        container = created["Id"]
         if fail:
             raise ProviderError(fail)
         archive = node_files_archive(self.files)
         if archive:
-            self._call(self.api.put_archive, name, archive, "/")
-        self._call(self.api.post, f"/containers/{name}/start")
+            self._call(self.api.put_archive, container, archive, "/")
+        self._call(self.api.post, f"/containers/{container}/start")
         deadline = time.monotonic() + self.boot_timeout
         while time.monotonic() < deadline:
-            state = self._call(self.api.get, f"/containers/{name}/json")["State"]
+            state = self._call(self.api.get, f"/containers/{container}/json")["State"]
             if state.get("Running"):
                 return "started"
             if state.get("Status") in ("exited", "dead"):
@@ -215,14 +241,21 @@ class DockerNodes:
             time.sleep(1)
         raise ProviderError(f"container {name} is not running after {self.boot_timeout} s")
 
-    def delete(self, name):
+    def _remove(self, container):
         try:
-            self.api.delete(f"/containers/{name}", force="true", v="true")
+            self.api.delete(f"/containers/{container}", force="true", v="true")
         except self.errors as exc:
             if getattr(exc, "status", None) == 404:
                 return False
             raise ProviderError(str(exc)) from None
         return True
+
+    def delete(self, name):
+        """Remove the event's autoscaled node ``name``; False when the event has none of that name."""
+        existing = self.list().get(name)
+        if existing is None:
+            return False
+        return self._remove(existing["id"])
 
 
 def fixed_ipv4(addresses):

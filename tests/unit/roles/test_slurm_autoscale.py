@@ -238,3 +238,114 @@ def test_fixed_ipv4_skips_floating_and_ipv6_addresses():
     assert autoscale.fixed_ipv4(addresses) == "10.0.0.7"
     assert autoscale.fixed_ipv4({}) is None
     assert autoscale.fixed_ipv4(None) is None
+
+
+# -- the docker provider, against a fake engine that keeps container names unique -----------------
+
+
+class DockerError(Exception):
+    def __init__(self, message, status=None):
+        super().__init__(message)
+        self.status = status
+
+
+class FakeEngine:
+    """Container names are unique; ``/containers/json`` filters by label and by name pattern as the engine does."""
+
+    def __init__(self, containers):
+        self.containers = {c["Id"]: dict(c, Names=[f"/{c['Name']}"]) for c in containers}
+        self.deleted = []
+
+    def get(self, endpoint, **query):
+        if endpoint == "/containers/json":
+            filters = query.get("filters") or {}
+            found = list(self.containers.values())
+            for label in filters.get("label", []):
+                key, _, value = label.partition("=")
+                found = [c for c in found if c["Labels"].get(key) == value]
+            for pattern in filters.get("name", []):
+                found = [c for c in found if pattern == f"^/{c['Name']}$"]
+            return found
+        ident = endpoint.split("/")[2]
+        if ident not in self.containers:
+            raise DockerError("no such container", status=404)
+        return {"State": {"Running": True}}
+
+    def post(self, endpoint, body=None, name=None):
+        if endpoint == "/containers/create":
+            if any(c["Name"] == name for c in self.containers.values()):
+                raise DockerError(f"Conflict. The container name /{name} is already in use", status=409)
+            ident = f"id-{name}"
+            self.containers[ident] = {"Id": ident, "Name": name, "Names": [f"/{name}"], "Labels": body["Labels"]}
+            return {"Id": ident}
+        return None
+
+    def put_archive(self, *_args):
+        return None
+
+    def delete(self, endpoint, **_query):
+        ident = endpoint.split("/")[2]
+        if ident not in self.containers:
+            raise DockerError("no such container", status=404)
+        self.deleted.append(ident)
+        del self.containers[ident]
+
+
+def docker_nodes(engine):
+    nodes = object.__new__(autoscale.DockerNodes)
+    nodes.errors = (DockerError,)
+    nodes.api = engine
+    nodes.template = {"Image": "learnhpc/ev-compute:latest", "Labels": {autoscale.EVENT_LABEL: "ev"}}
+    nodes.boot_timeout = 5
+    nodes.event = "ev"
+    nodes.files = None
+    nodes.log = None
+    return nodes
+
+
+OURS = {autoscale.EVENT_LABEL: "ev", autoscale.AUTOSCALED_LABEL: "true"}
+
+
+@pytest.mark.parametrize(
+    ("labels", "holder"),
+    [
+        ({autoscale.EVENT_LABEL: "ev-gpu"}, "a container of event ev-gpu"),
+        ({}, "a container that is not of any event"),
+        ({autoscale.EVENT_LABEL: "ev"}, "a container of this event that is not an autoscaled node"),
+    ],
+)
+def test_a_name_taken_by_another_container_is_refused_and_left_alone(labels, holder):
+    engine = FakeEngine([{"Id": "other", "Name": "ev-compute-02", "Labels": labels}])
+    nodes = docker_nodes(engine)
+    expected = f"^the name ev-compute-02 is taken by {holder}; it was left alone$"
+    with pytest.raises(autoscale.ProviderError, match=expected):
+        nodes.create("ev-compute-02")
+    assert nodes.delete("ev-compute-02") is False  # what resume does after a failed create
+    assert engine.deleted == [] and "other" in engine.containers
+
+
+def test_docker_nodes_create_and_delete_the_events_own_by_id():
+    engine = FakeEngine([{"Id": "other", "Name": "ev-gpu-compute-02", "Labels": {autoscale.EVENT_LABEL: "ev-gpu"}}])
+    nodes = docker_nodes(engine)
+    assert nodes.create("ev-compute-02") == "started"
+    assert engine.containers["id-ev-compute-02"]["Labels"] == OURS
+    assert set(nodes.list()) == {"ev-compute-02"}
+    assert nodes.delete("ev-compute-02") is True
+    assert nodes.delete("ev-gpu-compute-02") is False
+    assert engine.deleted == ["id-ev-compute-02"] and "other" in engine.containers
+
+
+def test_a_failed_resume_removes_only_its_own_half_node(scaler):
+    engine = FakeEngine([{"Id": "other", "Name": "ev-compute-03", "Labels": {autoscale.EVENT_LABEL: "ev-compute"}}])
+    scale, slurm = scaler(provider=docker_nodes(engine))
+    assert scale.resume(NODES) == 1
+    assert "other" in engine.containers and "id-ev-compute-02" in engine.containers
+    assert any(
+        line == "resume: ev-compute-03: failed after 0.0 s: the name ev-compute-03 is taken by a container of event"
+        " ev-compute; it was left alone"
+        for line in scaler.lines
+    ), scaler.lines
+    assert "resume: ev-compute-03: nothing was left" in scaler.lines
+    assert slurm.updates == [
+        ["nodename=ev-compute-03", "state=DOWN", "reason=learnhpc-autoscale: resume failed, see the autoscale log"]
+    ]

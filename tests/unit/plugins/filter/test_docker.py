@@ -4,7 +4,11 @@ import pytest
 import yaml
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.learnhpc.cluster.plugins.filter.docker import docker_engine_container, docker_node_container
+from ansible_collections.learnhpc.cluster.plugins.filter.docker import (
+    docker_engine_container,
+    docker_name_conflicts,
+    docker_node_container,
+)
 
 EVENT = {
     "name": "demo",
@@ -149,3 +153,68 @@ def test_engine_body_refuses_published_ports():
 def test_engine_body_names_what_is_missing():
     with pytest.raises(AnsibleFilterError, match="stop_signal"):
         docker_engine_container({"name": "x"}, {k: v for k, v in SYSTEMD.items() if k != "stop_signal"})
+
+
+def event_of(name, prefix="compute", count=2, max_count=2):
+    """An event as event_config gives it, with the keys docker_name_conflicts reads."""
+    computes = [f"{name}-{prefix}-{i:02d}" for i in range(1, max_count + 1)]
+    nodes = [
+        {"name": f"{name}-mgmt", "roles": ["mgmt"]},
+        {"name": f"{name}-login", "roles": ["login"]},
+        *({"name": full, "roles": ["compute"]} for full in computes[:count]),
+    ]
+    return {"name": name, "file": f"events/{name}.yml", "nodes_list": nodes, "autoscale_names": computes[count:]}
+
+
+def containers_of(event, **extra_labels):
+    return [
+        {
+            "Names": [f"/{node['name']}"],
+            "Labels": {
+                "org.learnhpc.event": event["name"],
+                "org.learnhpc.roles": ",".join(node["roles"]),
+                **extra_labels,
+            },
+        }
+        for node in event["nodes_list"]
+    ]
+
+
+def test_events_side_by_side_with_names_that_cannot_meet():
+    engine = containers_of(event_of("demo")) + containers_of(event_of("demo-2")) + containers_of(event_of("demo-gpu"))
+    engine.append({"Names": ["/registry"], "Labels": {}})
+    assert docker_name_conflicts(engine, event_of("demo", max_count=8)) == []
+    assert docker_name_conflicts(engine, event_of("demo-gpu")) == []  # its own containers
+
+
+def test_a_compute_prefix_that_runs_into_another_events_names():
+    # demo with prefix gpu-compute and demo-gpu with prefix compute both make demo-gpu-compute-NN
+    bystander = containers_of(event_of("demo-gpu", count=1, max_count=4))
+    assert docker_name_conflicts(bystander, event_of("demo", prefix="gpu-compute")) == [
+        "events/demo.yml: nodes.compute.prefix: the node name 'demo-gpu-compute-01' is taken on this Docker engine "
+        "by a container of event 'demo-gpu'; choose another",
+        "events/demo.yml: nodes.compute.prefix: event 'demo-gpu' on this Docker engine numbers its compute nodes "
+        "demo-gpu-compute-N as well (its autoscaling may create more); choose another",
+    ]
+    # the other way round: demo-gpu, whose compute-03 demo's autoscaling may create
+    existing = containers_of(event_of("demo", prefix="gpu-compute", count=1, max_count=4))
+    problems = docker_name_conflicts(existing, event_of("demo-gpu", count=2, max_count=2))
+    assert len(problems) == 2 and all("nodes.compute.prefix" in line for line in problems)
+
+
+def test_names_held_by_containers_of_no_event_and_of_other_roles():
+    engine = [
+        {"Names": ["/demo-login"], "Labels": {}},
+        {"Names": ["/demo-compute-02"], "Labels": {"org.learnhpc.event": "other", "org.learnhpc.roles": "login"}},
+    ]
+    assert docker_name_conflicts(engine, event_of("demo", max_count=3)) == [
+        "events/demo.yml: nodes.compute.prefix: the node name 'demo-compute-02' is taken on this Docker engine "
+        "by a container of event 'other'; choose another",
+        "events/demo.yml: nodes.login.name: the node name 'demo-login' is taken on this Docker engine "
+        "by a container that is not of any event; choose another",
+    ]
+
+
+def test_name_conflicts_of_a_malformed_event():
+    with pytest.raises(AnsibleFilterError, match=r"^docker_name_conflicts: the containers or the event lack"):
+        docker_name_conflicts([], {"name": "demo"})

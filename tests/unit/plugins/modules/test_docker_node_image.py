@@ -148,7 +148,8 @@ def test_other_options_make_another_image(tmp_path):
     label = module.full_fingerprint(PARAMS)
     other = module.full_fingerprint(dict(PARAMS, exclude=["/etc/munge/munge.key", "/var/log/**"]))
     assert label.startswith("abc-") and other.startswith("abc-") and label != other
-    api = FakeAPI(image={"Id": "sha256:1", "Config": {"Labels": {module.FINGERPRINT_LABEL: other}}})
+    labels = {module.FINGERPRINT_LABEL: other, "org.learnhpc.event": "ev"}
+    api = FakeAPI(image={"Id": "sha256:1", "Config": {"Labels": labels}})
     result = module.NodeImage(api, PARAMS, True, str(tmp_path)).present()
     assert result == {"changed": True, "image": None, "fingerprint": label, "files": 0, "left_out": 0}
     assert ("DELETE", "/images/sha256:1") not in api.calls  # check mode
@@ -160,7 +161,17 @@ def test_a_stopped_source_is_refused(tmp_path):
 
 
 def test_absent(tmp_path):
-    api = FakeAPI(image={"Id": "sha256:1", "Config": {"Labels": {}}})
+    api = FakeAPI(image={"Id": "sha256:1", "Config": {"Labels": {"org.learnhpc.event": "ev"}}})
     assert module.NodeImage(api, PARAMS, False, str(tmp_path)).absent()["changed"] is True
-    assert api.calls[-1] == ("DELETE", "/images/learnhpc/ev-compute:latest")
+    assert api.calls[-1] == ("DELETE", "/images/sha256:1")
     assert module.NodeImage(FakeAPI(), PARAMS, False, str(tmp_path)).absent()["changed"] is False
+
+
+@pytest.mark.parametrize("labels", [{}, {"org.learnhpc.event": "ev-gpu"}])
+@pytest.mark.parametrize("state", ["present", "absent"])
+def test_an_image_of_another_event_is_left_alone(tmp_path, labels, state):
+    api = FakeAPI(image={"Id": "sha256:1", "Config": {"Labels": dict(labels, **{module.FINGERPRINT_LABEL: "x"})}})
+    work = module.NodeImage(api, PARAMS, False, str(tmp_path))
+    with pytest.raises(DockerError, match=r"^image learnhpc/ev-compute:latest exists and is not this one's to replace"):
+        work.present() if state == "present" else work.absent()
+    assert [call for call in api.calls if call[0] == "DELETE"] == []
