@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 # Copyright: learnhpc.cluster developers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Stop expired accounts in Slurm, and let them in again when their date is moved.
@@ -91,7 +90,7 @@ def stopped_users(account, cluster):
                "format=User,MaxSubmit"])  # fmt: skip
     users = set()
     for line in out.splitlines():
-        user, _, limit = line.partition("|")
+        user, _bar, limit = line.partition("|")
         if user and limit.strip() == "0":
             users.add(user)
     return users
