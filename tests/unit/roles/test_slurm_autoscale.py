@@ -261,7 +261,7 @@ class FakeEngine:
             filters = query.get("filters") or {}
             found = list(self.containers.values())
             for label in filters.get("label", []):
-                key, _, value = label.partition("=")
+                key, _equals, value = label.partition("=")
                 found = [c for c in found if c["Labels"].get(key) == value]
             for pattern in filters.get("name", []):
                 found = [c for c in found if pattern == f"^/{c['Name']}$"]
