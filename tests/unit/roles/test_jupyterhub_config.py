@@ -40,6 +40,21 @@ class _Config(dict):
         return self.setdefault(name, types.SimpleNamespace())
 
 
+class PAMError(Exception):
+    """pamela.PAMError."""
+
+
+EXPIRED = {"guest02"}
+CHECKED = []
+
+
+def check_account(name, service, encoding):
+    """pamela.check_account as PAM answers it: an exception for an account that may not log in."""
+    CHECKED.append((name, service, encoding))
+    if name in EXPIRED:
+        raise PAMError("Authentication token is no longer valid; new one required")
+
+
 @pytest.fixture(scope="module")
 def config(monkeypatch_module):
     env = jinja2.Environment(undefined=jinja2.StrictUndefined)
@@ -59,6 +74,7 @@ def config(monkeypatch_module):
         jupyterhub_cull_every=300,
         jupyterhub_start_timeout=600,
         jupyterhub_http_timeout=300,
+        jupyterhub_auth_refresh_seconds=60,
     )
     stand_in = types.ModuleType("batchspawner")
     stand_in.SlurmSpawner = type("SlurmSpawner", (), {})
@@ -68,6 +84,17 @@ def config(monkeypatch_module):
     monkeypatch_module.setitem(sys.modules, "tornado", types.ModuleType("tornado"))
     monkeypatch_module.setitem(sys.modules, "tornado.web", web)
     sys.modules["tornado"].web = web
+    concurrent = types.ModuleType("tornado.concurrent")
+    concurrent.run_on_executor = lambda method: method  # the real one runs it on the authenticator's threads
+    monkeypatch_module.setitem(sys.modules, "tornado.concurrent", concurrent)
+    pamela = types.ModuleType("pamela")
+    pamela.PAMError = PAMError
+    pamela.check_account = check_account
+    monkeypatch_module.setitem(sys.modules, "pamela", pamela)
+    auth = types.ModuleType("jupyterhub.auth")
+    auth.PAMAuthenticator = type("PAMAuthenticator", (), {"service": "jupyterhub", "encoding": "utf8"})
+    monkeypatch_module.setitem(sys.modules, "jupyterhub", types.ModuleType("jupyterhub"))
+    monkeypatch_module.setitem(sys.modules, "jupyterhub.auth", auth)
     c = _Config()
     namespace = {"get_config": lambda: c}
     exec(compile(source, "jupyterhub_config.py", "exec"), namespace)
@@ -128,3 +155,16 @@ def test_spawner_refuses_with_400_and_the_reason(config):
         asyncio.run(spawner.submit_batch_script())
     assert refused.value.status_code == 400
     assert refused.value.log_message % refused.value.args_ == "refused: cpus must be between 1 and 2, got 64"
+
+
+def test_the_account_is_checked_again_while_cookies_and_tokens_are_used(config):
+    c = config["c"]
+    authenticator_class = c.JupyterHub.authenticator_class
+    assert c.Authenticator.auth_refresh_age == 60
+    assert c.Authenticator.refresh_pre_spawn is True
+    authenticator = authenticator_class()
+    authenticator.log = types.SimpleNamespace(warning=lambda *args: CHECKED.append(("warning", *args)))
+    assert authenticator.refresh_user(types.SimpleNamespace(name="guest01")) is True
+    assert authenticator.refresh_user(types.SimpleNamespace(name="guest02")) is False
+    assert CHECKED[:2] == [("guest01", "jupyterhub", "utf8"), ("guest02", "jupyterhub", "utf8")]
+    assert CHECKED[2][0] == "warning" and CHECKED[2][2] == "guest02"
