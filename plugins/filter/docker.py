@@ -155,10 +155,11 @@ def docker_name_conflicts(containers, event):
     Container names are unique on an engine, and a container of that name would be changed or
     removed by whoever creates it, so an event may use no name that another container holds.
     ``containers`` are the engine's containers, running or not (docker_host_info's), ``event``
-    the event as learnhpc.cluster.event_config gives it. Names taken come first. The names checked are those of every
+    the event as learnhpc.cluster.event_config gives it. The names checked are those of every
     node, including those autoscaling may create (``autoscale_names``), and compute nodes of one
     event may not be numbered like another event's (``E-gpu-compute-NN``), whose autoscaling
-    could create them later. Containers of the event itself are not in the way.
+    could create them later. Containers of the event itself are not in the way. Names taken
+    come first.
     """
     try:
         name = event["name"]
