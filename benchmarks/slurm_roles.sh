@@ -7,10 +7,14 @@
 #
 #   LEARNHPC_GALAXY_SLURM=/path/to/ansible-slurm benchmarks/slurm_roles.sh
 #
+# LEARNHPC_BENCH_LOGS=DIR keeps each run's log there, with each task's time
+# (ansible.posix.profile_tasks; benchmarks/play_times.py makes a table of one).
+#
 # The galaxyproject.slurm checkout is not part of this repository (github.com/galaxyproject/
 # ansible-slurm); it runs with its defaults plus what a three-node cluster needs: the node
 # and partition lines, SlurmctldHost and a shared munge key. Ours run with their defaults
-# (a munge key made on the controller, configless slurmd).
+# (a munge key made on the controller, configless slurmd, pam_slurm_adopt), in three plays of
+# which the first gathers the facts (galaxyproject.slurm: one play).
 set -euo pipefail
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$top"
@@ -18,6 +22,7 @@ galaxy=${LEARNHPC_GALAXY_SLURM:?set LEARNHPC_GALAXY_SLURM to a checkout of githu
 [ -f "$galaxy/tasks/main.yml" ] || { echo "slurm_roles: $galaxy is not a checkout of ansible-slurm" >&2; exit 1; }
 image=${LEARNHPC_BASE_IMAGE:-learnhpc/debian-systemd:12}
 playbook=$top/.venv/bin/ansible-playbook
+export ANSIBLE_CALLBACKS_ENABLED=ansible.posix.profile_tasks
 work=$(mktemp -d)
 sides=(ours galaxy)
 
@@ -68,9 +73,11 @@ cat >"$work/ours.yml" <<'YAML'
   roles: [{role: learnhpc.cluster.munge, munge_key_host: bench-ours-ctl}]
 - name: Controller
   hosts: slurm_controller
+  gather_facts: false
   roles: [learnhpc.cluster.slurm_controller]
 - name: Compute nodes
   hosts: slurm_compute
+  gather_facts: false
   roles: [learnhpc.cluster.slurm_compute]
 YAML
 
@@ -94,6 +101,7 @@ run() { # side log -> prints "seconds tasks changed"
     ANSIBLE_ROLES_PATH=$work/roles "$playbook" -i "$work/inventory.yml" "$work/$side.yml" \
         >"$log" 2>&1 || { tail -30 "$log" >&2; exit 1; }
     end=$(date +%s%N)
+    [ -z "${LEARNHPC_BENCH_LOGS:-}" ] || { mkdir -p "$LEARNHPC_BENCH_LOGS" && cp "$log" "$LEARNHPC_BENCH_LOGS/"; }
     printf '%s %s %s\n' "$(echo "$(( (end - start) / 1000000 ))" | awk '{printf "%.1f", $1/1000}')" \
         "$(grep -c '^TASK \[' "$log")" \
         "$(sed -n '/PLAY RECAP/,$p' "$log" | grep -o 'changed=[0-9]*' | cut -d= -f2 | awk '{s += $1} END {print s + 0}')"

@@ -9,6 +9,8 @@
 #   sanity     ansible-test sanity (no ignore files)
 #   build      ansible-galaxy collection build + install into an empty path, roles listed
 #   molecule:<scenario>   every scenario under molecule/, real services in containers
+#   interrupted  tests/integration/docker: site.yml killed again and again during a first
+#                deploy, then to ready, then torn down to nothing
 #   openstack-cloud  tests/integration/openstack against a real OpenStack in one container
 #                    (scripts/openstack-cloud.sh; its image is built in the background from
 #                    the start of the run; the container is removed when the run ends)
@@ -114,6 +116,12 @@ openstack_cloud() {
         LEARNHPC_OPENSTACK_CLOUDS=$top/.cache/openstack/clouds.yaml pytest -v -s --durations=25 tests/integration/openstack
 }
 
+# The chained case only; `make test-interrupted` runs one deploy per point.
+interrupted_deploy() {
+    trap 'exit 143' TERM
+    pytest -v -s tests/integration/docker/test_interrupted_deploy.py -k again_and_again
+}
+
 molecule_scenario() {
     trap 'exit 143' TERM
     molecule test -s "$1"
@@ -147,6 +155,7 @@ expected_seconds() {
         molecule:slurm_rest) echo 420 ;;
         molecule:cvmfs) echo 400 ;;
         molecule:sshd) echo 240 ;;
+        interrupted) echo 300 ;;
         *) echo 300 ;;
     esac
 }
@@ -155,6 +164,7 @@ run_job() {
     local name=$1
     case $name in
         openstack-cloud) stage openstack-cloud openstack_cloud ;;
+        interrupted) stage interrupted interrupted_deploy ;;
         molecule:*)
             if ! stage "$name" molecule_scenario "${name#molecule:}"; then
                 # A scenario stopped half-way leaves its containers; they would slow the others.
@@ -215,7 +225,7 @@ stage readmes python scripts/role_readme.py --check
 stage unit pytest -q tests/unit
 stage sanity scripts/sanity.sh
 stage build build_and_install
-lane_jobs=(openstack-cloud)
+lane_jobs=(openstack-cloud interrupted)
 for scenario in $(scenarios); do
     lane_jobs+=("molecule:$scenario")
 done

@@ -1,10 +1,17 @@
 """site.yml on the docker provider, killed at five points of a first deploy, then run again.
 
-Each case makes the small event ``ci-int`` (management, login and one compute node, no
-JupyterHub) from nothing, kills ``ansible-playbook site.yml`` with SIGKILL (a closed laptop,
-not a polite stop) a few seconds into the first task that matches its point, runs site.yml
-again, which must reach "is ready" with every host ok, and tears the event down, which must
-leave 0 containers, networks, volumes and images of the event and no state directory.
+Each case of ``test_a_deploy_killed_at_a_point_converges_when_run_again`` makes the small
+event ``ci-int`` (management, login and one compute node, no JupyterHub) from nothing, kills
+``ansible-playbook site.yml`` with SIGKILL (a closed laptop, not a polite stop) a few seconds
+into the first task that matches its point, runs site.yml again, which must reach "is ready"
+with every host ok, and tears the event down, which must leave 0 containers, networks,
+volumes and images of the event and no state directory (``make test-interrupted``, about
+13 minutes).
+
+``test_a_deploy_killed_again_and_again_converges`` (in ``make test``, about 5 minutes) is the
+trainer who closes the laptop at every try: each run is killed at the next point, which it
+reaches for the first time, so each kill still interrupts the first run of that part; the
+run after the last kill must reach "is ready", and teardown must leave nothing.
 
 Needs a running Docker engine and the node image (``make setup``). Runs from the project's
 root: ``pytest -v -s tests/integration/docker/test_interrupted_deploy.py``.
@@ -12,6 +19,7 @@ root: ``pytest -v -s tests/integration/docker/test_interrupted_deploy.py``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -85,7 +93,14 @@ def playbook(name, environment, kill_at=None, log=None):
 
     def kill():
         if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
+            # Ansible's workers start sessions of their own (setsid): the process group alone
+            # would leave them running, and one writing its result to the dead main process's
+            # queue waits forever.
+            for pid in [process.pid, *descendants(process.pid)]:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
             killed.set()
 
     lines, timer = [], None
@@ -100,6 +115,38 @@ def playbook(name, environment, kill_at=None, log=None):
     if timer is not None:
         timer.cancel()
     return status, "".join(lines), killed.is_set()
+
+
+def descendants(pid):
+    """The process IDs below ``pid``, from /proc."""
+    children = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parent = int(stat.rsplit(")", 1)[1].split()[1])
+            children.setdefault(parent, []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def running_playbooks():
+    """The process IDs of ansible-playbook runs of the event."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            command = (entry / "cmdline").read_bytes().split(b"\0") if entry.name.isdigit() else []
+        except OSError:
+            continue
+        if any(part.endswith(b"ansible-playbook") for part in command) and f"event={EVENT}".encode() in command:
+            found.append(int(entry.name))
+    return found
 
 
 def left_of_event():
@@ -118,15 +165,27 @@ def left_of_event():
     return counts
 
 
-@pytest.mark.parametrize("point", list(POINTS))
-def test_a_deploy_killed_at_a_point_converges_when_run_again(env, point, tmp_path):
-    assert left_of_event() == dict.fromkeys(("containers", "networks", "volumes", "images"), 0)
-    started = time.monotonic()
-    with open(tmp_path / "killed.log", "w", encoding="utf-8") as log:
-        status, _output, killed = playbook("site.yml", env, kill_at=POINTS[point], log=log)
-    assert killed, f"site.yml ended (exit {status}) before it reached the point {point}"
-    killed_after = time.monotonic() - started
+NOTHING = dict.fromkeys(("containers", "networks", "volumes", "images"), 0)
 
+
+def kill_at(point, env, log_path):
+    """Run site.yml and kill it at ``point``; the seconds it ran."""
+    started = time.monotonic()
+    with open(log_path, "w", encoding="utf-8") as log:
+        status, _output, killed = playbook("site.yml", env, kill_at=POINTS[point], log=log)
+    assert killed, f"site.yml ended (exit {status}) before it reached the point {point}; see {log_path}"
+    ran = time.monotonic() - started
+    for _attempt in range(50):
+        left = running_playbooks()
+        if not left:
+            break
+        time.sleep(0.1)
+    assert not left, f"processes of the killed run are still there: {left}"
+    return ran
+
+
+def converge_and_tear_down(env):
+    """site.yml to ready with every host ok, then teardown to nothing; their seconds."""
     started = time.monotonic()
     status, output, _killed = playbook("site.yml", env)
     again = time.monotonic() - started
@@ -140,6 +199,21 @@ def test_a_deploy_killed_at_a_point_converges_when_run_again(env, point, tmp_pat
     status, output, _killed = playbook("teardown.yml", env)
     teardown = time.monotonic() - started
     assert status == 0, output[-3000:]
-    assert left_of_event() == dict.fromkeys(("containers", "networks", "volumes", "images"), 0)
+    assert left_of_event() == NOTHING
     assert not (Path(env["LEARNHPC_EVENTS_DIR"]) / ".state" / EVENT).exists()
+    return again, teardown
+
+
+@pytest.mark.parametrize("point", list(POINTS))
+def test_a_deploy_killed_at_a_point_converges_when_run_again(env, point, tmp_path):
+    assert left_of_event() == NOTHING
+    killed_after = kill_at(point, env, tmp_path / "killed.log")
+    again, teardown = converge_and_tear_down(env)
     print(f"\n{point}: killed after {killed_after:.0f} s, converged in {again:.0f} s, torn down in {teardown:.0f} s")
+
+
+def test_a_deploy_killed_again_and_again_converges(env, tmp_path):
+    assert left_of_event() == NOTHING
+    ran = [f"{point} {kill_at(point, env, tmp_path / f'killed-{point}.log'):.0f} s" for point in POINTS]
+    again, teardown = converge_and_tear_down(env)
+    print(f"\nkilled at {', '.join(ran)}; converged in {again:.0f} s, torn down in {teardown:.0f} s")
