@@ -24,7 +24,9 @@ description:
   - A file is replaced atomically (written next to it, then renamed), and only when its content differs.
   - A directory is made with its missing parents (as M(ansible.builtin.file) does); a file's directory must exist
     or be listed before it, with O(files[].state=directory). A missing directory, a directory where a file should
-    be, or a file where a directory should be fails the task before anything is changed.
+    be, or a file where a directory should be fails the task before anything is changed. In check mode a missing
+    directory is not an error (on a new host, the package that makes it is not installed in check mode either):
+    the file is reported as changed.
 options:
   files:
     description:
@@ -193,7 +195,7 @@ def content_of(entry, where):
     return None
 
 
-def check(entries, planned_dirs):
+def check(entries, planned_dirs, check_mode=False):
     """Refuse, before anything changes, what no entry could be brought to; each file's bytes."""
     data = []
     for index, entry in enumerate(entries):
@@ -213,7 +215,9 @@ def check(entries, planned_dirs):
             raise Refused(f"{where}: a {found} is there, not a directory")
         if entry["state"] == "present" and found == "missing":
             parent = os.path.dirname(entry["dest"].rstrip("/")) or "/"
-            if not os.path.isdir(parent) and parent not in planned_dirs:
+            # In check mode the package that would make the directory is not installed either:
+            # the file is reported as a change, as ansible.builtin.copy reports it.
+            if not os.path.isdir(parent) and parent not in planned_dirs and not check_mode:
                 raise Refused(f"{where}: its directory {parent} does not exist (list it first, with state directory)")
         if entry["state"] == "directory":
             path = entry["dest"].rstrip("/")
@@ -289,7 +293,7 @@ def main():
     )
     entries = module.params["files"]
     try:
-        data = check(entries, set())
+        data = check(entries, set(), module.check_mode)
     except Refused as error:
         module.fail_json(msg=f"config_files: {error}; nothing was changed")
 

@@ -138,3 +138,12 @@ def test_binary_content_from_base64_is_written_exactly_and_not_shown(capsys, tmp
     json.dumps(result, ensure_ascii=False).encode()  # nothing the controller would refuse to read
     failed, result = run(capsys, files)
     assert not failed and not result["changed"]
+
+
+def test_check_mode_on_a_new_host_reports_a_file_whose_directory_a_package_would_make(capsys, tmp_path):
+    files = [{"dest": str(tmp_path / "etc-munge" / "munge.key"), "content": "k\n", "mode": "0400"}]
+    failed, result = run(capsys, files, _ansible_check_mode=True)
+    assert not failed and result["changed_files"] == [files[0]["dest"]]
+    assert not (tmp_path / "etc-munge").exists()
+    failed, result = run(capsys, files)
+    assert failed and "its directory" in result["msg"]
