@@ -25,8 +25,8 @@ description:
   - A directory is made with its missing parents (as M(ansible.builtin.file) does); a file's directory must exist
     or be listed before it, with O(files[].state=directory). A missing directory, a directory where a file should
     be, or a file where a directory should be fails the task before anything is changed. In check mode a missing
-    directory is not an error (on a new host, the package that makes it is not installed in check mode either):
-    the file is reported as changed.
+    directory is not an error, since on a new host the package that makes it is not installed in check mode
+    either; the file is reported as changed.
 options:
   files:
     description:
