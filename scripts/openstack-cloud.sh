@@ -96,13 +96,16 @@ unroute_external() {
     while iptables -t nat -D POSTROUTING -s "$external" ! -d "$external" -j MASQUERADE 2>/dev/null; do :; done
 }
 
-# Servers and volumes the compute driver made; they outlive the container otherwise.
+# Servers, volumes and snapshots (Docker images) the compute driver made; they outlive the
+# container otherwise.
 remove_servers() {
     local ids
     ids=$(docker ps -aq --filter "label=$driver_label")
     [ -z "$ids" ] || docker rm -f $ids >/dev/null
     ids=$(docker volume ls -q --filter "label=$driver_label")
     [ -z "$ids" ] || docker volume rm -f $ids >/dev/null
+    ids=$(docker images -q --filter "label=$driver_label.snapshot" | sort -u)
+    [ -z "$ids" ] || docker rmi -f $ids >/dev/null
 }
 
 start() {

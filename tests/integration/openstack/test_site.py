@@ -11,9 +11,16 @@ servers of one event shared Docker volumes at /home, /project and /scratch, as a
 or Lustre would (kernel NFS cannot run here).
 
 In order, as a trainer and a guest would:
+- ``playbooks/openstack_image.yml`` bakes the node image as a Glance image: a build server of the
+  event, the packages, a snapshot; it leaves nothing of the event on the cloud, and a second run
+  makes nothing. The event file then names that image (``openstack.image``), as a trainer's would.
+  The test cloud's ``debian-12`` already holds the packages (a shortcut of the test cloud), so the
+  installs here find everything; the same playbook installs them for real into plain Debian when
+  ``make setup`` builds the docker provider's node image (scripts/images/node.sh);
 - a first ``site.yml`` is stopped (SIGINT, as ^C) while it configures the nodes;
 - ``site.yml`` again provisions what is missing, configures and checks (the readiness job on
-  every compute node, JupyterHub at the floating IP), and prints the summary;
+  every compute node, JupyterHub at the floating IP), and prints the summary; no node installed
+  a package (apt's history is empty on each);
 - a second ``site.yml`` changes nothing;
 - a compute node forced into ERROR (as an administrator can) is replaced by the next
   ``site.yml``, which configures the new server and converges;
@@ -131,6 +138,29 @@ CLI_ENV = {
 }
 
 
+# The node images playbooks/openstack_image.yml makes, by their name.
+NODE_IMAGE = re.compile(r"learnhpc-node-[0-9a-f]{16}")
+
+
+def remove_node_images():
+    """The node images of the demo project, and the Docker images that back them in the test cloud."""
+    conn = connect(CLOUD)
+    try:
+        for image in list(conn.image.images()):
+            if NODE_IMAGE.fullmatch(image.name or ""):
+                conn.image.delete_image(image, ignore_missing=True)
+    finally:
+        conn.close()
+    ids = subprocess.run(
+        ["docker", "images", "-q", "--filter", "label=org.learnhpc.test-cloud.snapshot"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    if ids:
+        subprocess.run(["docker", "rmi", "-f", *sorted(set(ids))], capture_output=True, check=False)
+
+
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     base = tmp_path_factory.mktemp("osite")
@@ -142,9 +172,11 @@ def site(tmp_path_factory):
     state = {"env": env, "inventory": str(inventory), "events": events}
     for event in (EVENT, BYSTANDER):  # what an earlier, interrupted run left
         playbook(state, "teardown.yml", event, local_python=False)
+    remove_node_images()
     yield state
     for event in (EVENT, BYSTANDER):
         playbook(state, "teardown.yml", event, local_python=False)
+    remove_node_images()
 
 
 def run(state, name):
@@ -296,6 +328,77 @@ def interrupted_site(state, marker, delay):
     return "".join(lines), seen is not None
 
 
+def nothing_of(event):
+    """What cli_count finds of ``event``, only the kinds that have something."""
+    return {kind: found for kind, found in cli_count(event).items() if found}
+
+
+def test_the_node_image_is_baked_and_named_in_the_event_file(site):
+    """openstack_image.yml: a build server, the packages, a snapshot; nothing of the event is left."""
+    rc, out, seconds = run(site, "openstack_image.yml")
+    assert rc == 0, out[-6000:]
+    match = re.search(rf"Image ({NODE_IMAGE.pattern}) is ready \(id ([0-9a-f-]+), from debian-12\)", out)
+    assert match, out[-4000:]
+    name, image_id = match.groups()
+    assert f"{EVENT}-image" in recaps(out), "no build server was configured"
+    conn = connect(CLOUD)
+    try:
+        image = conn.image.get_image(image_id)
+    finally:
+        conn.close()
+    assert (image.name, image.status) == (name, "active")
+    properties = {**(image.properties or {})}
+    assert properties.get("learnhpc_recipe") == name.removeprefix("learnhpc-node-")
+    assert properties.get("learnhpc_base_image") == "debian-12"
+    # The test cloud's servers boot the Docker image the property names: the build server's snapshot.
+    assert properties.get("learnhpc_container_image") == f"learnhpc-os-snapshot:{image_id}"
+    assert nothing_of(EVENT) == {}, "the build left resources of the event"
+    print(f"openstack_image.yml, build server to image: {seconds:.0f} s")
+
+    # Again: the image is there, so nothing is made and no server is started.
+    rc, out, seconds = run(site, "openstack_image.yml")
+    assert rc == 0, out[-6000:]
+    assert f"Image {name} is up to date (id {image_id})" in out, out[-3000:]
+    assert recaps(out)["localhost"]["changed"] == 0
+    assert f"{EVENT}-image" not in recaps(out)
+    assert nothing_of(EVENT) == {}
+    print(f"openstack_image.yml again (up to date): {seconds:.0f} s")
+
+    event_file = site["events"] / f"{EVENT}.yml"
+    event_file.write_text(event_file.read_text().replace("image: debian-12", f"image: {name}", 1))
+    site["node_image"] = name
+
+
+def apt_installs(state):
+    """{node: lines of apt's history that record an install} of every node of EVENT."""
+    proc = subprocess.run(
+        [
+            str(BIN / "ansible"),
+            "-i",
+            state["inventory"],
+            f"event_{EVENT}",
+            "-m",
+            "ansible.builtin.command",
+            "-a",
+            "grep -h -e ^Install: -e ^Upgrade: /var/log/apt/history.log",
+            "-o",
+        ],
+        cwd=ROOT,
+        env=state["env"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    found = {}
+    for line in proc.stdout.splitlines():
+        host, _sep, rest = line.partition(" | ")
+        if "rc=0" in rest:  # grep found a line (rc=1: none)
+            found[host] = rest
+        elif "rc=1" not in rest:
+            raise AssertionError(f"cannot read apt's history on {host}: {line}")
+    return found
+
+
 def test_site_from_nothing_to_ready_after_an_interrupted_first_run(site):
     """The first run stopped in the middle of configuring, as a trainer's ^C would; the second converges."""
     out, reached = interrupted_site(site, "Directory, accounting database and directory clients", 20)
@@ -308,6 +411,9 @@ def test_site_from_nothing_to_ready_after_an_interrupted_first_run(site):
     assert all(c["failed"] == 0 and c["unreachable"] == 0 for c in counts.values()), counts
     assert f"Event {EVENT} is ready" in out
     print(f"site.yml after an interrupted first run, to ready: {seconds:.0f} s")
+    # On the baked image the roles find every package: no node installed one.
+    assert site.get("node_image"), "the event does not run on the baked image"
+    assert apt_installs(site) == {}
 
 
 def test_a_second_run_changes_nothing(site):

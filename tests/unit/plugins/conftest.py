@@ -168,6 +168,7 @@ class FakeCloud:
             project_id=project,
             pending=0,
             network_id=None,
+            image={"id": "img-1"},
         )
         self.servers.append(server)
         return server
@@ -322,6 +323,10 @@ class _Compute:
                         server.fault = {"message": "No valid host was found."}
                     else:
                         server.status = "ACTIVE"
+            if server.status == "STOPPING":
+                server.pending -= 1
+                if server.pending <= 0:
+                    server.status = "SHUTOFF"
             if server.status == "ACTIVE":
                 self._show_floating_ips(server)
             if server.status == "DELETING":
@@ -377,6 +382,42 @@ class _Compute:
         cloud.servers.append(server)
         return copy.deepcopy(server)
 
+    def find_server(self, name_or_id, ignore_missing=True):
+        return next(
+            (copy.deepcopy(s) for s in self.cloud.servers if name_or_id in (s.id, s.name) and s.status != "DELETING"),
+            None,
+        )
+
+    def get_server(self, server):
+        self.cloud.log.append(("get_server", _id(server)))
+        self._advance()
+        return copy.deepcopy(next(s for s in self.cloud.servers if s.id == _id(server)))
+
+    def stop_server(self, server):
+        """Shut off after ``cloud.build_listings`` looks (Nova's power-off takes a while)."""
+        self.cloud.log.append(("stop_server", server.name))
+        current = next(s for s in self.cloud.servers if s.id == _id(server))
+        current.status, current.pending = "STOPPING", self.cloud.build_listings
+
+    def create_server_image(self, server, name, metadata=None):
+        """A snapshot: an image ``saving`` for ``cloud.build_listings`` looks, then ``active``."""
+        cloud = self.cloud
+        cloud.log.append(("create_server_image", _id(server), name))
+        current = next(s for s in cloud.servers if s.id == _id(server))
+        if current.status not in ("ACTIVE", "SHUTOFF"):
+            # Nova: "Cannot 'createImage' instance ... while it is in vm_state/task_state ..."
+            raise exceptions.ConflictException(f"Cannot 'createImage' while it is {current.status}")
+        image = Obj(
+            id=cloud.new_id("img"),
+            name=name,
+            status="saving",
+            properties=dict(metadata or {}),
+            pending=cloud.build_listings,
+            fail=name in cloud.error_on_build,
+        )
+        cloud.images.append(image)
+        return copy.deepcopy(image)
+
     def delete_server(self, server, ignore_missing=True):
         self.cloud.log.append(("delete_server", server.name))
         for current in self.cloud.servers:
@@ -419,6 +460,19 @@ class _Compute:
 class _Image:
     def __init__(self, cloud):
         self.cloud = cloud
+
+    def get_image(self, image):
+        self.cloud.log.append(("get_image", _id(image)))
+        current = next(i for i in self.cloud.images if i.id == _id(image))
+        if getattr(current, "status", "active") == "saving":
+            current.pending -= 1
+            if current.pending <= 0:
+                current.status = "killed" if current.fail else "active"
+        return copy.deepcopy(current)
+
+    def delete_image(self, image, ignore_missing=True):
+        self.cloud.log.append(("delete_image", _id(image)))
+        self.cloud.images = [i for i in self.cloud.images if i.id != _id(image)]
 
     def find_image(self, name_or_id, ignore_missing=True):
         return next((i for i in self.cloud.images if name_or_id in (i.id, i.name)), None)

@@ -18,6 +18,12 @@ that runs the test cloud (the pattern of the retired nova-docker driver):
 - cloud-init in the image reads a NoCloud seed that the driver writes into the container
   before it starts (/var/lib/cloud/seed/nocloud): the server's user data, key pair, host
   name and id. There is no metadata API.
+- A snapshot (``createImage``) commits the server's container to the Docker image
+  ``learnhpc-os-snapshot:<Glance image id>`` and points the Glance image's
+  ``learnhpc_container_image`` at it; the bytes uploaded to Glance are only a small JSON
+  manifest naming that Docker image. Servers booted from the snapshot are containers of
+  it, with the file system the server had. ``scripts/openstack-cloud.sh stop`` removes
+  these Docker images; deleting the Glance image does not.
 - When the server's metadata has ``org.learnhpc.event`` and the driver is configured with
   ``[learnhpc] shared_dirs``, the container gets one Docker volume per directory and
   (project, event): the stand-in for a site's shared file system (CephFS, Lustre...).
@@ -42,7 +48,8 @@ import time
 import urllib.parse
 
 from nova import exception
-from nova.compute import power_state
+from nova.compute import power_state, task_states
+from nova.image import glance
 from nova.virt import fake, hardware
 from oslo_config import cfg
 from oslo_log import log as logging
@@ -64,6 +71,8 @@ CONF.register_opts(OPTS, group="learnhpc")
 
 LABEL = "org.learnhpc.test-cloud"
 IMAGE_PROPERTY = "learnhpc_container_image"
+# The Docker repository of the servers' snapshots (tag: the Glance image's ID).
+SNAPSHOT_REPOSITORY = "learnhpc-os-snapshot"
 # How a systemd container runs on these machines (the docker provider's set).
 SYSTEMD_HOST_CONFIG = {
     "CapAdd": ["SYS_ADMIN", "NET_ADMIN"],
@@ -368,6 +377,46 @@ class ContainerDriver(fake.FakeDriver):
         # The test cloud restarted: its bridges are new, so running servers lost their
         # interfaces. Plug them again.
         self.plug_vifs(instance, network_info)
+
+    def snapshot(self, context, instance, image_id, update_task_state):
+        """The server's container as a Docker image, and the Glance image ``image_id`` naming it.
+
+        Nova made the Glance image (status queued) with the properties the server's image had;
+        this commits the container (paused while it runs, as a live snapshot of a VM is) and
+        uploads a manifest, which makes the Glance image active.
+        """
+        name = _container_name(instance)
+        if not self._inspect(instance):
+            raise exception.InstanceNotRunning(instance_id=instance.uuid)
+        update_task_state(task_state=task_states.IMAGE_PENDING_UPLOAD)
+        container_image = f"{SNAPSHOT_REPOSITORY}:{image_id}"
+        committed = self.docker.call(
+            "POST",
+            "/commit",
+            params={
+                "container": name,
+                "repo": SNAPSHOT_REPOSITORY,
+                "tag": image_id,
+                "pause": "true",
+                "comment": f"snapshot of server {instance.uuid}",
+                "changes": f"LABEL {LABEL}.snapshot={image_id}",
+            },
+        )
+        update_task_state(task_state=task_states.IMAGE_UPLOADING, expected_state=task_states.IMAGE_PENDING_UPLOAD)
+        manifest = json.dumps(
+            {"container_image": container_image, "docker_id": (committed or {}).get("Id"), "server": instance.uuid}
+        ).encode()
+        image_api = glance.API()
+        current = image_api.get(context, image_id)
+        metadata = {
+            "name": current["name"],
+            "disk_format": "raw",
+            "container_format": "bare",
+            "properties": {IMAGE_PROPERTY: container_image},
+        }
+        # purge_props=False: the properties Nova gave the image (from the server's image) stay.
+        image_api.update(context, image_id, metadata, data=io.BytesIO(manifest), purge_props=False)
+        LOG.info("snapshot %s is the container image %s", image_id, container_image, instance=instance)
 
     def get_info(self, instance, use_cache=True):
         info = self._inspect(instance)
