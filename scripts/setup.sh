@@ -98,8 +98,8 @@ fi
 # The base image with every package of the event's roles installed (scripts/images/node.sh).
 # The recipe: the base image's, the bake playbook and script, and what the roles install.
 node_recipe=$( { echo "$recipe"
-                 cat playbooks/node_image.yml scripts/images/node.sh scripts/images/systemd.sh roles/*/defaults/main.yml \
-                     roles/jupyterhub/vars/main.yml roles/jupyterhub/files/constraints.txt \
+                 cat playbooks/node_image.yml playbooks/vars/node_image.yml scripts/images/node.sh scripts/images/systemd.sh roles/*/defaults/main.yml \
+                     roles/jupyterhub/vars/main.yml roles/slurm_compute/vars/main.yml roles/slurm_autoscale/vars/main.yml roles/jupyterhub/files/constraints.txt \
                      roles/jupyterhub/tasks/venv.yml; } | sha256sum | cut -c1-16)
 have=$(docker image inspect -f '{{ index .Config.Labels "org.learnhpc.recipe" }}' \
     "$node_image" 2>/dev/null || true)

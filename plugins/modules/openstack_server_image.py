@@ -17,8 +17,8 @@ description:
     snapshot), with the image properties O(properties), and waits until Glance says it is C(active).
   - The server is shut off first (O(stop=true)), so that the snapshot is of a file system no program is writing to;
     it is left shut off.
-  - Nothing is made when an image named O(name) is already C(active): images of the collection are named by their
-    recipe, so the same name is the same content. An image of that name still being saved (a run stopped while it
+  - Nothing is made when an image named O(name) is already C(active), since images of the collection are named by
+    their recipe, so the same name is the same content. An image of that name still being saved (a run stopped while it
     was) is waited for. An image of that name in any other state (C(killed), C(deleted)),
     or more than one image of that name, is an error, one line, and nothing is changed. One that stays C(queued) (Nova
     gave up on it) fails after O(timeout) seconds, naming it.
@@ -33,7 +33,8 @@ options:
     required: true
   server:
     description:
-      - Name or ID of the server to snapshot; required with O(state=present) when no active image O(name) exists.
+      - Name or ID of the server to snapshot; required with O(state=present) when no active image O(name) exists,
+        except in check mode, which then only says that the image would be made.
     type: str
   properties:
     description:
@@ -63,7 +64,7 @@ attributes:
   platform:
     platforms: posix
 notes:
-  - O(wait=false) is not honoured with O(state=present): the image is only usable once it is C(active).
+  - O(wait=false) is not honoured with O(state=present), because the image is only usable once it is C(active).
   - The snapshot of a server that boots from a volume is a volume snapshot with an empty image; this module refuses
     such a server.
 """
@@ -202,6 +203,8 @@ class OpenStackServerImage(OpenStackModule):
                     self.exit(changed=True, image=self.describe(image))
                 self.exit(changed=True, image=self.describe(self.wait_active(image.id)))
             self.fail(f"image {name!r} ({image.id}) is {image.status}: remove it (state=absent) and run again")
+        if self.check_mode and not self.params["server"]:
+            self.exit(changed=True, image={"name": name})  # a look: would be made, from a server named later
         server = self.server()
         if self.check_mode:
             self.exit(changed=True, image={"name": name})

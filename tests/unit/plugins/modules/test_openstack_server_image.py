@@ -48,6 +48,9 @@ def test_check_mode_makes_nothing(run, cloud):
     assert server.status == "ACTIVE"
     assert not cloud.calls("create_server_image") and not cloud.calls("stop_server")
     assert [image.name for image in cloud.images] == ["debian-12"]
+    # A look without a server: it would be made.
+    failed, result = run(openstack_server_image, name=NAME, _ansible_check_mode=True)
+    assert not failed and result["changed"] is True and result["image"] == {"name": NAME}
 
 
 def test_an_image_still_saving_is_waited_for_not_made_again(run, cloud):
