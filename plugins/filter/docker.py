@@ -9,6 +9,8 @@ import re
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.learnhpc.cluster.plugins.module_utils import contract
+
 SHARED_DIRS = ("home", "project", "scratch")
 # The engine's socket, given to the management node when the event autoscales (its resume and
 # suspend programs create and remove compute nodes through it).
@@ -30,20 +32,21 @@ def docker_node_container(node, event):
     """
     try:
         name = event["name"]
+        names = contract.docker_names(name, SHARED_DIRS)
         docker = event["docker"]
         roles = list(node["roles"])
         container = {
             "name": node["name"],
             "image": docker["image"],
-            "networks": [f"learnhpc-{name}"],
+            "networks": [names["network"]],
             "labels": {
-                "org.learnhpc.event": name,
-                "org.learnhpc.roles": ",".join(roles),
-                "org.learnhpc.end_date": str(event["end_date"]),
-                "org.learnhpc.expires": str(event.get("expires") or event["end_date"]),
-                "org.learnhpc.provider": "docker",
+                contract.EVENT_KEY: name,
+                contract.ROLES_KEY: ",".join(roles),
+                contract.END_DATE_KEY: str(event["end_date"]),
+                contract.EXPIRES_KEY: str(event.get("expires") or event["end_date"]),
+                contract.PROVIDER_KEY: "docker",
             },
-            "volumes": [f"learnhpc-{name}-{d}:/{d}" for d in SHARED_DIRS],
+            "volumes": [f"{names['volumes'][d]}:/{d}" for d in SHARED_DIRS],
             "published_ports": [],
             # The nodes of a multi-day event come back after the host restarts.
             "restart_policy": "unless-stopped",
@@ -127,8 +130,8 @@ def docker_engine_container(container, systemd):
         raise AnsibleFilterError(f"docker_engine_container: the container or the systemd settings lack {exc}") from exc
 
 
-EVENT_LABEL = "org.learnhpc.event"
-ROLES_LABEL = "org.learnhpc.roles"
+EVENT_LABEL = contract.EVENT_KEY
+ROLES_LABEL = contract.ROLES_KEY
 _NUMBER = re.compile(r"-[0-9]+$")
 
 

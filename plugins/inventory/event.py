@@ -257,19 +257,22 @@ from ansible.errors import AnsibleParserError
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
 from ansible.utils.unsafe_proxy import wrap_var
 
+from ansible_collections.learnhpc.cluster.plugins.module_utils import contract
+
 # The Docker SDK and openstacksdk, imported by docker_sdk() and openstack_sdk() when their provider is used.
 _DOCKER = {}
 _SDK = {}
 
 PLUGIN = "learnhpc.cluster.event"
-LABEL_EVENT = "org.learnhpc.event"
-LABEL_ROLES = "org.learnhpc.roles"
-LABEL_END_DATE = "org.learnhpc.end_date"
-LABEL_SSH_USER = "org.learnhpc.ssh_user"
-LABEL_AUTOSCALED = "org.learnhpc.autoscaled"
+# The shared names (docs/contracts.md, module_utils/contract.py).
+LABEL_EVENT = contract.EVENT_KEY
+LABEL_ROLES = contract.ROLES_KEY
+LABEL_END_DATE = contract.END_DATE_KEY
+LABEL_SSH_USER = contract.SSH_USER_KEY
+LABEL_AUTOSCALED = contract.AUTOSCALED_KEY
 # dtn: a data transfer node (the Globus endpoint's, with globus.node dtn in the event file).
-NODE_ROLES = ("mgmt", "login", "compute", "dtn")
-EVENT_NAME = re.compile(r"^[a-z](?:[a-z0-9-]{0,22}[a-z0-9])?$")
+NODE_ROLES = contract.NODE_ROLES
+EVENT_NAME = contract.EVENT_NAME_RE
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 USER_NAME = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
 SSH_OPTION = re.compile(r"^[A-Za-z][A-Za-z0-9]*=[^\s=][^\n]*$")
@@ -560,18 +563,12 @@ def openstack_config(clouds_yaml):
 def _secrets(cloud_config):
     """The secret values (passwords, application credential secrets, tokens) of a cloud's configuration (a dict)."""
     auth = (cloud_config if isinstance(cloud_config, dict) else {}).get("auth") or {}
-    return [
-        str(value)
-        for key, value in auth.items()
-        if value and any(word in key for word in ("password", "secret", "token"))
-    ]
+    return list(contract.secret_values(auth))
 
 
 def _scrub(message, secrets):
     """``message`` with every secret replaced by ``***``."""
-    for secret in secrets:
-        message = message.replace(secret, "***")
-    return message
+    return contract.scrub(message, secrets)
 
 
 def openstack_connection(config, cloud):

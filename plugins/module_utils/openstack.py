@@ -30,6 +30,20 @@ from typing import ClassVar
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
+# The shared names (module_utils/contract.py); some only re-exported, for the modules that import them from here.
+from ansible_collections.learnhpc.cluster.plugins.module_utils.contract import (
+    DESCRIPTION_PREFIX,
+    END_DATE_KEY,  # noqa: F401
+    EVENT_KEY,
+    EXPIRES_KEY,  # noqa: F401
+    PROVIDER_KEY,  # noqa: F401
+    ROLES_KEY,
+    TAG_PREFIX,  # noqa: F401
+    event_tag,
+    openstack_names,
+    secret_values,
+    tags_event,
+)
 from ansible_collections.learnhpc.cluster.plugins.module_utils.event import event_name_error
 
 try:
@@ -47,16 +61,7 @@ else:
     HAS_SDK = True
     SDK_IMPORT_ERROR = None
 
-EVENT_KEY = "org.learnhpc.event"
-ROLES_KEY = "org.learnhpc.roles"
-END_DATE_KEY = "org.learnhpc.end_date"
-# The end date plus the accounts' grace days: the day after which the event may be reaped.
-EXPIRES_KEY = "org.learnhpc.expires"
-PROVIDER_KEY = "org.learnhpc.provider"
 PROVIDER = "openstack"
-TAG_PREFIX = "learnhpc-event="
-# Keys of an auth section whose values are secret.
-SECRET_WORDS = ("password", "secret", "token", "key")
 # Seconds one request to the cloud's API may take (option api_timeout).
 DEFAULT_API_TIMEOUT = 60
 # Transient failures (a connection refused or timed out, 502/503/504) are retried this many times, after
@@ -71,21 +76,6 @@ NOT_CARRIED_OUT_STATUS = (502, 503)
 ONCE_PREFIXES = ("create_", "add_")
 # The service proxies of a connection whose calls are retried.
 PROXIES = ("compute", "network", "image", "block_storage", "identity")
-# What the collection writes into the description of every Neutron resource it makes for an event.
-DESCRIPTION_PREFIX = "learnhpc event "
-
-
-def event_tag(event):
-    """The Neutron/Nova tag of the resources of ``event``."""
-    return TAG_PREFIX + event
-
-
-def tags_event(tags):
-    """The event named by a list of tags, or ``None``."""
-    for tag in tags or ():
-        if isinstance(tag, str) and tag.startswith(TAG_PREFIX):
-            return tag[len(TAG_PREFIX) :]
-    return None
 
 
 def collection_description(event, what):
@@ -100,11 +90,12 @@ def floating_ip_description(event):
 
 def network_names(event):
     """The names of the Neutron resources of ``event``, by kind (docs/contracts.md)."""
+    names = openstack_names(event)
     return {
-        "networks": [f"{event}-net"],
-        "subnets": [f"{event}-subnet"],
-        "routers": [f"{event}-router"],
-        "security_groups": [f"{event}-internal", f"{event}-login", f"{event}-globus"],
+        "networks": [names["network"]],
+        "subnets": [names["subnet"]],
+        "routers": [names["router"]],
+        "security_groups": [names["internal_group"], names["login_group"], names["globus_group"]],
     }
 
 
@@ -241,13 +232,8 @@ def _known_clouds():
     return names, config.config_filename
 
 
-def _secret_values(value, key=""):
-    """The string values of secret-looking keys in a (nested) auth dict."""
-    if isinstance(value, dict):
-        for sub_key, sub_value in value.items():
-            yield from _secret_values(sub_value, str(sub_key))
-    elif isinstance(value, str) and value and any(word in key.lower() for word in SECRET_WORDS):
-        yield value
+# The secrets of a (nested) auth dict: the contract's rule (module_utils/contract.py).
+_secret_values = secret_values
 
 
 def _status(exc):
