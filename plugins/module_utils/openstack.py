@@ -30,15 +30,11 @@ from typing import ClassVar
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-# The shared names (module_utils/contract.py); some only re-exported, for the modules that import them from here.
+# The shared names (module_utils/contract.py).
 from ansible_collections.learnhpc.cluster.plugins.module_utils.contract import (
     DESCRIPTION_PREFIX,
-    END_DATE_KEY,  # noqa: F401
     EVENT_KEY,
-    EXPIRES_KEY,  # noqa: F401
-    PROVIDER_KEY,  # noqa: F401
     ROLES_KEY,
-    TAG_PREFIX,  # noqa: F401
     event_tag,
     openstack_names,
     secret_values,

@@ -153,13 +153,15 @@ skipped:
 import datetime
 from typing import ClassVar
 
-from ansible_collections.learnhpc.cluster.plugins.module_utils.docker_api import DockerAPI, DockerError
-from ansible_collections.learnhpc.cluster.plugins.module_utils.event import event_name_error, parse_date
-from ansible_collections.learnhpc.cluster.plugins.module_utils.openstack import (
+from ansible_collections.learnhpc.cluster.plugins.module_utils.contract import (
     END_DATE_KEY,
     EVENT_KEY,
     EXPIRES_KEY,
     ROLES_KEY,
+)
+from ansible_collections.learnhpc.cluster.plugins.module_utils.docker_api import DockerAPI, DockerError
+from ansible_collections.learnhpc.cluster.plugins.module_utils.event import event_name_error, parse_date
+from ansible_collections.learnhpc.cluster.plugins.module_utils.openstack import (
     OpenStackModule,
     server_event,
     server_roles,

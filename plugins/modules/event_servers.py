@@ -275,14 +275,16 @@ diff:
 import base64
 from typing import ClassVar
 
-from ansible_collections.learnhpc.cluster.plugins.module_utils.event import parse_date
-from ansible_collections.learnhpc.cluster.plugins.module_utils.openstack import (
+from ansible_collections.learnhpc.cluster.plugins.module_utils.contract import (
     END_DATE_KEY,
     EVENT_KEY,
     EXPIRES_KEY,
-    PROVIDER,
     PROVIDER_KEY,
     ROLES_KEY,
+)
+from ansible_collections.learnhpc.cluster.plugins.module_utils.event import parse_date
+from ansible_collections.learnhpc.cluster.plugins.module_utils.openstack import (
+    PROVIDER,
     OpenStackModule,
     event_tag,
     floating_ip_description,
