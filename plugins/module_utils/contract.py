@@ -9,7 +9,7 @@ Python of a node and gets this file beside it.
 - The labels of Docker containers, networks and volumes and the metadata of OpenStack servers
   (``*_KEY``), the tag of Neutron resources (``event_tag``) and the description prefix of what
   the collection makes on OpenStack.
-- The event name rule (``event_name_error``).
+- The event name rule (``EVENT_NAME_RE``; module_utils/event.py's ``event_name_error`` says why a name breaks it).
 - The names of what an event has on a provider (``openstack_names``, ``docker_names``).
 - The words that mark a secret in a configuration, the values found under them
   (``secret_values``) and a message with them replaced (``scrub``).
@@ -59,18 +59,6 @@ EVENT_NAME_RULE = (
 # name, in lower case, contains one of these.
 SECRET_WORDS = ("password", "passcode", "secret", "token", "key")
 SCRUBBED = "***"
-
-
-def show(value):
-    """``value`` as a message shows it: strings quoted, others as Python writes them."""
-    return repr(value) if isinstance(value, str) else str(value)
-
-
-def event_name_error(name):
-    """Why ``name`` is not a valid event name, or ``None``."""
-    if isinstance(name, str) and EVENT_NAME_RE.fullmatch(name):
-        return None
-    return f"the event name {show(name)} is not valid: use {EVENT_NAME_RULE}"
 
 
 def event_tag(event):

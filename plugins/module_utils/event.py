@@ -33,18 +33,14 @@ else:
     HAS_YAML = True
     YAML_IMPORT_ERROR = None
 
+# The event name rule (docs/contracts.md) lives with the other shared names.
+from ansible_collections.learnhpc.cluster.plugins.module_utils.contract import EVENT_NAME_RE, EVENT_NAME_RULE
 from ansible_collections.learnhpc.cluster.plugins.module_utils.globus import (
     DOMAIN_RE,
     DOMAIN_RULE,
     identity_error,
 )
 
-# docs/contracts.md: lower-case letters, digits and "-", starting with a letter, not ending
-# with "-", at most 24 characters.
-EVENT_NAME_RE = re.compile(r"^(?:[a-z]|[a-z][a-z0-9-]{0,22}[a-z0-9])$")
-EVENT_NAME_RULE = (
-    "lower-case letters, digits and '-', starting with a letter, not ending with '-', at most 24 characters"
-)
 # A host-name label: a letter first, then letters, digits and "-", not ending with "-".
 HOST_LABEL_RE = re.compile(r"^[a-z](?:[a-z0-9-]*[a-z0-9])?$")
 HOST_LABEL_RULE = "a host-name label (lower-case letters, digits and '-', starting with a letter, not ending with '-')"
