@@ -292,7 +292,8 @@ def in_process(directory, files, runs):
 
     init_plugin_loader([str(ROOT / ".venv" / "collections")])
     plugin = inventory_loader.get("learnhpc.cluster.event")
-    module = sys.modules[type(plugin).__module__]
+    # The provider's code lives in plugins/plugin_utils/inventory_openstack.py (the plugin's PROVIDERS).
+    module = sys.modules[sys.modules[type(plugin).__module__].PROVIDERS["openstack"].__module__]
     listing = (directory / "listing.json").read_text(encoding="utf-8")
     connection = FakeConnection(listing)
     real_connection = module.openstack_connection

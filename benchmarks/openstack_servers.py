@@ -1,6 +1,6 @@
 # Copyright: learnhpc.cluster developers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Time to get N servers ACTIVE: learnhpc.cluster.event_servers (all creates, then one wait) against a
+"""Time to get N servers ACTIVE: learnhpc.cluster.openstack_event_servers (all creates, then one wait) against a
 loop of openstack.cloud.server tasks with wait: true (one server after the other). Prints a table.
 
     LEARNHPC_OPENSTACK_CLOUDS=/path/to/clouds.yaml .venv/bin/python benchmarks/openstack_servers.py [N ...]
@@ -8,7 +8,7 @@ loop of openstack.cloud.server tasks with wait: true (one server after the other
 N defaults to "1 20". The cloud is ``learnhpc-test`` (LEARNHPC_OPENSTACK_CLOUD); image and flavor as in
 tests/integration/openstack (LEARNHPC_OPENSTACK_IMAGE, LEARNHPC_OPENSTACK_FLAVOR; default: first active
 image, smallest flavor). Servers are made under the events osmod-bench-a / osmod-bench-b on a network of
-the event osmod-bench-net, and all of them are removed afterwards with event_resources. Not part of
+the event osmod-bench-net, and all of them are removed afterwards with openstack_event_resources. Not part of
 `make test`.
 """
 
@@ -119,7 +119,7 @@ def main():
         f for f in flavors if os.environ.get("LEARNHPC_OPENSTACK_FLAVOR") in (None, f.name, f.id) and f.disk >= 0
     )
     for event in ("osmod-bench-a", "osmod-bench-b", NET_EVENT):
-        module("event_resources", event=event, timeout=1800)
+        module("openstack_event_resources", event=event, timeout=1800)
     network = conn.network.create_network(name=f"{NET_EVENT}-net")
     conn.network.set_tags(network, [f"learnhpc-event={NET_EVENT}"])
     subnet = conn.network.create_subnet(network_id=network.id, ip_version=4, cidr="10.198.0.0/22")
@@ -138,20 +138,20 @@ def main():
                 }
                 for i in range(1, count + 1)
             ]
-            ours = module("event_servers", event=event, end_date="2099-12-31", servers=servers, timeout=1800)
-            module("event_resources", event=event, timeout=1800)
+            ours = module("openstack_event_servers", event=event, end_date="2099-12-31", servers=servers, timeout=1800)
+            module("openstack_event_resources", event=event, timeout=1800)
             event = "osmod-bench-b"
             names = [f"{event}-compute-{i:02d}" for i in range(1, count + 1)]
             theirs = loop_playbook(names, image.name, flavor.name, network.name, event)
-            module("event_resources", event=event, timeout=1800)
+            module("openstack_event_resources", event=event, timeout=1800)
             rows.append((count, ours, theirs))
     finally:
         for event in ("osmod-bench-a", "osmod-bench-b", NET_EVENT):
-            module("event_resources", event=event, timeout=1800)
+            module("openstack_event_resources", event=event, timeout=1800)
     print(f"flavor {flavor.name}, image {image.name}, cloud {CLOUD}")
-    print(f"{'servers':>7}  {'event_servers':>13}  {'openstack.cloud.server loop':>27}  {'ratio':>6}")
+    print(f"{'servers':>7}  {'openstack_event_servers':>23}  {'openstack.cloud.server loop':>27}  {'ratio':>6}")
     for count, ours, theirs in rows:
-        print(f"{count:>7}  {ours:>12.1f}s  {theirs:>26.1f}s  {theirs / ours:>5.1f}x")
+        print(f"{count:>7}  {ours:>22.1f}s  {theirs:>26.1f}s  {theirs / ours:>5.1f}x")
 
 
 if __name__ == "__main__":

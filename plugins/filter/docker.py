@@ -39,13 +39,7 @@ def docker_node_container(node, event):
             "name": node["name"],
             "image": docker["image"],
             "networks": [names["network"]],
-            "labels": {
-                contract.EVENT_KEY: name,
-                contract.ROLES_KEY: ",".join(roles),
-                contract.END_DATE_KEY: str(event["end_date"]),
-                contract.EXPIRES_KEY: str(event.get("expires") or event["end_date"]),
-                contract.PROVIDER_KEY: "docker",
-            },
+            "labels": contract.node_labels(name, roles, event["end_date"], event.get("expires"), "docker"),
             "volumes": [f"{names['volumes'][d]}:/{d}" for d in SHARED_DIRS],
             "published_ports": [],
             # The nodes of a multi-day event come back after the host restarts.

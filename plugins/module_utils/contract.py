@@ -9,7 +9,9 @@ Python of a node and gets this file beside it.
 - The labels of Docker containers, networks and volumes and the metadata of OpenStack servers
   (``*_KEY``), the tag of Neutron resources (``event_tag``) and the description prefix of what
   the collection makes on OpenStack.
-- The event name rule (``EVENT_NAME_RE``; module_utils/event.py's ``event_name_error`` says why a name breaks it).
+- The event name rule (``EVENT_NAME_RE``; module_utils/event.py's ``event_name_error`` says why a name breaks it),
+  and the lengths of host and user names.
+- The labels of a node (``node_labels``) and of a Docker network or volume (``resource_labels``).
 - The names of what an event has on a provider (``openstack_names``, ``docker_names``).
 - The words that mark a secret in a configuration, the values found under them
   (``secret_values``) and a message with them replaced (``scrub``).
@@ -41,6 +43,14 @@ RESOURCE_KEYS = (EVENT_KEY, END_DATE_KEY, PROVIDER_KEY)
 # Node roles, in the order of their names (dtn: the Globus endpoint's data transfer node).
 NODE_ROLES = ("mgmt", "login", "compute", "dtn")
 PROVIDERS = ("docker", "openstack")
+# Host names (servers, containers) and the user names of the nodes (openstack.ssh_user).
+HOST_NAME_MAX = 63
+USER_NAME_MAX = 32
+USER_NAME_RE = re.compile(rf"[a-z_][a-z0-9_-]{{0,{USER_NAME_MAX - 1}}}")
+USER_NAME_RULE = (
+    f"a user name (lower-case letters, digits, '_' and '-', not starting with a digit or '-', at most {USER_NAME_MAX}"
+    " characters)"
+)
 
 # --- OpenStack: the Neutron tag and the description of what the collection makes -------------
 TAG_PREFIX = "learnhpc-event="
@@ -72,6 +82,26 @@ def tags_event(tags):
         if isinstance(tag, str) and tag.startswith(TAG_PREFIX):
             return tag[len(TAG_PREFIX) :]
     return None
+
+
+def node_labels(event, roles, end_date, expires, provider, *, ssh_user=None):
+    """The labels (Docker) or metadata (OpenStack) every node of ``event`` carries, in NODE_KEYS order;
+    on OpenStack also the user Ansible logs in as, when it is given."""
+    labels = {
+        EVENT_KEY: event,
+        ROLES_KEY: ",".join(roles),
+        END_DATE_KEY: str(end_date),
+        EXPIRES_KEY: str(expires or end_date),
+        PROVIDER_KEY: provider,
+    }
+    if ssh_user:
+        labels[SSH_USER_KEY] = ssh_user
+    return labels
+
+
+def resource_labels(event, end_date, provider):
+    """The labels of an event's Docker networks and volumes (RESOURCE_KEYS)."""
+    return {EVENT_KEY: event, END_DATE_KEY: str(end_date), PROVIDER_KEY: provider}
 
 
 def is_autoscaled(labels):

@@ -34,7 +34,16 @@ else:
     YAML_IMPORT_ERROR = None
 
 # The event name rule (docs/contracts.md) lives with the other shared names.
-from ansible_collections.learnhpc.cluster.plugins.module_utils.contract import EVENT_NAME_RE, EVENT_NAME_RULE
+from ansible_collections.learnhpc.cluster.plugins.module_utils.contract import (
+    EVENT_NAME_RE,
+    EVENT_NAME_RULE,
+    USER_NAME_RE,
+    USER_NAME_RULE,
+    docker_names,
+    node_labels,
+    openstack_names,
+    resource_labels,
+)
 from ansible_collections.learnhpc.cluster.plugins.module_utils.globus import (
     DOMAIN_RE,
     DOMAIN_RULE,
@@ -629,8 +638,8 @@ def _check_openstack(c, data, provider):
             "ssh_user",
             "openstack",
             default=DEFAULTS["ssh_user"],
-            pattern=POSIX_NAME_RE,
-            rule=POSIX_NAME_RULE,
+            pattern=USER_NAME_RE,
+            rule=USER_NAME_RULE,
         ),
         "key_name": c.string(openstack, "key_name", "openstack"),
         "shared_storage": _check_shared_storage(c, openstack),
@@ -651,7 +660,7 @@ def _check_shared_storage(c, openstack):
 
 
 def _check_instructor_name(c, item, where, taken, guest_prefix):
-    name = c.string(item, "name", where, required=True, pattern=POSIX_NAME_RE, rule=POSIX_NAME_RULE)
+    name = c.string(item, "name", where, required=True, pattern=USER_NAME_RE, rule=USER_NAME_RULE)
     if name is _BAD:
         return _BAD
     key = f"{where}.name"
@@ -1058,6 +1067,25 @@ def _derived(name, nodes, end, grace_days):
     }
 
 
+def _provider_names(event):
+    """The derived keys of the provider (docs/contracts.md), so that no playbook or role builds them:
+    ``resources``, the names of what the event has at its provider besides its nodes; ``labels``,
+    the labels (metadata on OpenStack) of a compute node (``compute``) and, on Docker, of a network
+    or volume (``resource``)."""
+    name, provider = event["name"], event["provider"]
+    end, expires = event["end_date"], event["expires"]
+    if provider == "openstack":
+        resources = openstack_names(name)
+        ssh_user = event["openstack"]["ssh_user"]
+    else:
+        resources = docker_names(name)
+        ssh_user = None
+    labels = {"compute": node_labels(name, ["compute"], end, expires, provider, ssh_user=ssh_user)}
+    if provider == "docker":
+        labels["resource"] = resource_labels(name, end, provider)
+    return {"resources": resources, "labels": labels}
+
+
 def validate_event(data, name, today=None, *, path=None, check_dates=True, events_dir=None, warnings=None):
     """Check the data of an event file and normalize it.
 
@@ -1124,6 +1152,7 @@ def validate_event(data, name, today=None, *, path=None, check_dates=True, event
     event.update(_derived(name, nodes, end, event["accounts"]["grace_days"]))
     event["start_date"] = start.isoformat()
     event["end_date"] = end.isoformat()
+    event.update(_provider_names(event))
     event["file"] = os.path.abspath(label)
     directory = os.path.abspath(events_dir) if events_dir is not None else os.path.dirname(event["file"])
     event["state_dir"] = os.path.join(directory, ".state", name)

@@ -184,6 +184,37 @@ event:
       type: dict
       returned: success
       sample: {"name": "learnhpc-check", "uid": 8999}
+    resources:
+      description:
+        - The names of what the event has at its provider besides its nodes (docs/contracts.md), so that no playbook
+          builds them.
+        - On Docker, C(network) and C(volumes) (by shared directory, V(home), V(project) and V(scratch)).
+        - On OpenStack, C(network), C(subnet), C(router), C(internal_group), C(login_group), C(globus_group),
+          C(keypair) (the key pair the collection makes when C(openstack.key_name) is null), C(credential) (the
+          autoscale programs' application credential) and C(image_builder) (the server that bakes the node image).
+      type: dict
+      returned: success
+      sample: {"network": "learnhpc-demo", "volumes": {"home": "learnhpc-demo-home", "project": "learnhpc-demo-project",
+               "scratch": "learnhpc-demo-scratch"}}
+    labels:
+      description:
+        - The labels (Docker) or metadata (OpenStack) that the provider puts on what it makes (docs/contracts.md).
+        - C(compute), those of a compute node, on OpenStack with C(org.learnhpc.ssh_user); an autoscaled one gets
+          C(org.learnhpc.autoscaled) too.
+        - C(resource), Docker only, those of the event's network and volumes.
+      type: dict
+      returned: success
+      sample:
+        compute:
+          org.learnhpc.event: demo
+          org.learnhpc.roles: compute
+          org.learnhpc.end_date: "2026-06-03"
+          org.learnhpc.expires: "2026-06-03"
+          org.learnhpc.provider: docker
+        resource:
+          org.learnhpc.event: demo
+          org.learnhpc.end_date: "2026-06-03"
+          org.learnhpc.provider: docker
     docker:
       description:
         - The Docker settings C(image), C(ssh_port), C(https_port), C(bind_address), C(node_cpus),

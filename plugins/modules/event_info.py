@@ -255,6 +255,57 @@ class _Events:
         return result
 
 
+class DockerEvents:
+    """The events of a Docker engine: its containers, networks and volumes with the event label."""
+
+    provider = "docker"
+
+    def __init__(self, docker_host):
+        self.api = DockerAPI(docker_host)
+
+    def find(self, events):
+        containers, networks, volumes = self.api.labelled(EVENT_KEY)
+        for container in containers:
+            labels = container.get("Labels") or {}
+            if not events.accept(labels.get(EVENT_KEY), f"container {_docker_name(container)}"):
+                continue
+            roles = [role for role in (labels.get(ROLES_KEY) or "").split(",") if role]
+            created = _iso(container["Created"]) if container.get("Created") else None
+            events.add_server(labels[EVENT_KEY], roles, labels, created)
+        for kind, found in (("networks", networks), ("volumes", volumes)):
+            for resource in found:
+                name = (resource.get("Labels") or {}).get(EVENT_KEY)
+                if events.accept(name, f"{kind[:-1]} {resource.get('Name', '?')}"):
+                    events.entry(name)[kind] += 1
+
+
+class OpenStackEvents:
+    """The events of an OpenStack project: its servers (metadata), networks (tag) and volumes (metadata)."""
+
+    provider = "openstack"
+
+    def __init__(self, module):
+        self.module = module
+        self.conn = module.conn
+
+    def find(self, events):
+        for server in self.module.event_servers():
+            name = server_event(server)
+            if name and events.accept(name, f"server {server.name}"):
+                events.add_server(
+                    name, server_roles(server), server.metadata or {}, getattr(server, "created_at", None)
+                )
+        for network in self.conn.network.networks(project_id=self.module.project_id()):
+            name = tags_event(network.tags)
+            if name and events.accept(name, f"network {network.name}"):
+                events.entry(name)["networks"] += 1
+        if self.module.has_volumes():
+            for volume in self.conn.block_storage.volumes(details=True):
+                name = (volume.metadata or {}).get(EVENT_KEY)
+                if name and events.accept(name, f"volume {volume.name}"):
+                    events.entry(name)["volumes"] += 1
+
+
 class EventInfo(OpenStackModule):
     argument_spec: ClassVar[dict] = {
         "event": {"type": "str"},
@@ -272,61 +323,24 @@ class EventInfo(OpenStackModule):
         if self.params["grace_days"] < 0:
             self.fail(f"grace_days: must be 0 or more, got {self.params['grace_days']}")
 
+    def uses_cloud(self):
+        return self.params["provider"] == "openstack"
+
     def today(self):
         if self.params["today"]:
             return parse_date(self.params["today"])
         return datetime.datetime.now(datetime.UTC).date()
 
-    def __call__(self):
-        if self.params["provider"] == "openstack":
-            super().__call__()
-            return
-        if self.params["event"] is not None and event_name_error(self.params["event"]) is not None:
-            self.fail(event_name_error(self.params["event"]))
-        self.check_input()
-        try:
-            containers, networks, volumes = DockerAPI(self.params["docker_host"]).labelled(EVENT_KEY)
-        except DockerError as exc:
-            self.fail(str(exc))
-        events = _Events()
-        for container in containers:
-            labels = container.get("Labels") or {}
-            if not events.accept(labels.get(EVENT_KEY), f"container {_docker_name(container)}"):
-                continue
-            roles = [role for role in (labels.get(ROLES_KEY) or "").split(",") if role]
-            created = _iso(container["Created"]) if container.get("Created") else None
-            events.add_server(labels[EVENT_KEY], roles, labels, created)
-        for kind, found in (("networks", networks), ("volumes", volumes)):
-            for resource in found:
-                name = (resource.get("Labels") or {}).get(EVENT_KEY)
-                if events.accept(name, f"{kind[:-1]} {resource.get('Name', '?')}"):
-                    events.entry(name)[kind] += 1
-        self.exit(
-            changed=False,
-            events=events.summary("docker", self.today(), self.params["event"], self.params["grace_days"]),
-            skipped=events.skipped,
-        )
-
     def run(self):
         events = _Events()
-        for server in self.event_servers():
-            name = server_event(server)
-            if name and events.accept(name, f"server {server.name}"):
-                events.add_server(
-                    name, server_roles(server), server.metadata or {}, getattr(server, "created_at", None)
-                )
-        for network in self.conn.network.networks(project_id=self.project_id()):
-            name = tags_event(network.tags)
-            if name and events.accept(name, f"network {network.name}"):
-                events.entry(name)["networks"] += 1
-        if self.has_volumes():
-            for volume in self.conn.block_storage.volumes(details=True):
-                name = (volume.metadata or {}).get(EVENT_KEY)
-                if name and events.accept(name, f"volume {volume.name}"):
-                    events.entry(name)["volumes"] += 1
+        try:
+            source = OpenStackEvents(self) if self.uses_cloud() else DockerEvents(self.params["docker_host"])
+            source.find(events)
+        except DockerError as exc:
+            self.fail(str(exc))
         self.exit(
             changed=False,
-            events=events.summary("openstack", self.today(), self.params["event"], self.params["grace_days"]),
+            events=events.summary(source.provider, self.today(), self.params["event"], self.params["grace_days"]),
             skipped=events.skipped,
         )
 

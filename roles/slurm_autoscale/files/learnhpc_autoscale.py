@@ -18,6 +18,9 @@ A new node is a copy of a static compute node (docker: an image made from one; o
 event's image, set up by node-init over SSH). The files that make it a member of the cluster
 (the MUNGE key, sssd's settings) are not in the image: they are written into the node before
 it starts (docker) or copied to it before node-init runs (openstack).
+
+The collection's shared names and secret rule (plugins/module_utils/contract.py) and its Docker
+API client (docker_api.py) are installed beside this program, unchanged.
 """
 
 from __future__ import annotations
@@ -38,10 +41,22 @@ import tarfile
 import time
 import traceback
 
+
+def _collection_modules():
+    """The directory of contract.py and docker_api.py: beside this program where the role installed it,
+    the collection's plugins/module_utils where it runs from the collection's source (the unit tests)."""
+    here = os.path.dirname(os.path.realpath(__file__))
+    source = os.path.join(here, os.pardir, os.pardir, os.pardir, "plugins", "module_utils")
+    return here if os.path.exists(os.path.join(here, "contract.py")) else os.path.normpath(source)
+
+
+sys.path.insert(0, _collection_modules())
+contract = importlib.import_module("contract")
+
 CONFIG = os.environ.get("LEARNHPC_AUTOSCALE_CONFIG", "/etc/learnhpc-autoscale/config.json")
 ACTIONS = ("resume", "suspend", "resume-fail", "reconcile")
-AUTOSCALED_LABEL = "org.learnhpc.autoscaled"
-EVENT_LABEL = "org.learnhpc.event"
+AUTOSCALED_LABEL = contract.AUTOSCALED_KEY
+EVENT_LABEL = contract.EVENT_KEY
 # Reasons this program gives to nodes it marks down; reconcile only returns those to service.
 REASON_PREFIX = "learnhpc-autoscale:"
 # The reason slurmctld gives a node that did not register within ResumeTimeout.
@@ -53,14 +68,18 @@ class ProviderError(Exception):
 
 
 class Log:
-    """One line per event, with the time, to a file (and to standard error when it is a terminal)."""
+    """One line per event, with the time, to a file (and to standard error when it is a terminal).
+
+    Every line is written with the secrets of ``secrets`` (the provider's credentials, which a cloud's
+    error message may repeat) replaced by ``***`` (contract.scrub)."""
 
     def __init__(self, path):
         self.path = path
+        self.secrets = set()
 
     def __call__(self, action, message):
         stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        line = f"{stamp} {action}: {message}"
+        line = contract.scrub(f"{stamp} {action}: {message}", self.secrets)
         try:
             with open(self.path, "a", encoding="utf-8") as stream:
                 stream.write(line + "\n")
@@ -166,7 +185,6 @@ class DockerNodes:
     """Autoscaled nodes as systemd containers of the local Docker engine."""
 
     def __init__(self, config, log):
-        sys.path.insert(0, os.path.dirname(os.path.realpath(__file__)))
         docker_api = importlib.import_module("docker_api")
         self.errors = (docker_api.DockerError,)
         self.api = docker_api.DockerAPI(config["docker"].get("host"), timeout=60)
@@ -188,7 +206,7 @@ class DockerNodes:
         Only containers that carry the event's label and the autoscaled label are the event's:
         everything this class removes is found here, and removed by its ID, never by its name.
         """
-        filters = {"label": [f"{EVENT_LABEL}={self.event}", f"{AUTOSCALED_LABEL}=true"]}
+        filters = {"label": [f"{EVENT_LABEL}={self.event}", f"{AUTOSCALED_LABEL}={contract.AUTOSCALED_VALUE}"]}
         found = self._call(self.api.get, "/containers/json", all="true", filters=filters)
         return {
             item["Names"][0].lstrip("/"): {"created": item.get("Created", 0), "id": item["Id"]} for item in found or []
@@ -211,7 +229,7 @@ class DockerNodes:
     def create(self, name, fail=None):
         body = copy.deepcopy(self.template)
         body["Hostname"] = name
-        body["Labels"] = dict(body.get("Labels") or {}, **{AUTOSCALED_LABEL: "true"})
+        body["Labels"] = dict(body.get("Labels") or {}, **{AUTOSCALED_LABEL: contract.AUTOSCALED_VALUE})
         existing = self.list().get(name)
         if existing is not None:
             state = self._call(self.api.get, f"/containers/{existing['id']}/json")["State"]
@@ -287,7 +305,10 @@ class OpenStackNodes:
         self.sdk_errors, self.not_found = (exceptions.SDKException,), exceptions.NotFoundException
         # The settings' clouds.yaml only: not one that the environment or ~/.config may name.
         found = loader.OpenStackConfig(config_files=[settings["clouds_yaml"]], vendor_files=[])
-        self.compute = connection.Connection(config=found.get_one(settings["cloud"])).compute
+        region = found.get_one(settings["cloud"])
+        # The credentials never reach the log, whatever an error message of the cloud repeats.
+        log.secrets.update(contract.secret_values(dict(region.config.get("auth") or {})))
+        self.compute = connection.Connection(config=region).compute
         self.settings = settings
         self.event = config["event"]
         self.files = config.get("files")
@@ -316,7 +337,7 @@ class OpenStackNodes:
         found = {}
         for server in servers:
             metadata = server.metadata or {}
-            if metadata.get(EVENT_LABEL) == self.event and metadata.get(AUTOSCALED_LABEL) == "true":
+            if metadata.get(EVENT_LABEL) == self.event and contract.is_autoscaled(metadata):
                 created = server.created_at or ""
                 try:
                     epoch = datetime.datetime.fromisoformat(created.replace("Z", "+00:00")).timestamp()
@@ -332,7 +353,7 @@ class OpenStackNodes:
             return "already running"
         if existing is not None:
             self.delete(name)
-        metadata = dict(settings.get("metadata") or {}, **{AUTOSCALED_LABEL: "true"})
+        metadata = dict(settings.get("metadata") or {}, **{AUTOSCALED_LABEL: contract.AUTOSCALED_VALUE})
         attributes = {
             "name": name,
             "image_id": settings["image"],

@@ -5,8 +5,8 @@ credential) and its resume, suspend and reconcile program using that credential.
 
 Skipped unless LEARNHPC_OPENSTACK_CLOUDS is the path of a clouds.yaml with the cloud ``learnhpc-test`` (the test
 cloud of ``make test``). The credential of the event ``osas-it`` is created, used, made again when its kept secret
-is lost, and removed by event_resources as a teardown would. The program runs for the event ``osasr-it`` with a
-credential of its own (see below for what stands in). Run from the collection root:
+is lost, and removed by openstack_event_resources as a teardown would. The program runs for the event ``osasr-it``
+with a credential of its own (see below for what stands in). Run from the collection root:
 
     LEARNHPC_OPENSTACK_CLOUDS=/path/to/clouds.yaml .venv/bin/pytest -v tests/integration/openstack/test_autoscale.py
 """
@@ -160,7 +160,7 @@ def test_credential_lifecycle(cloud, tmp_path):
     assert json.loads(kept.read_text())["id"] == again.id
 
     # The teardown's module removes it with the event's other resources.
-    result, _seconds = ansible("event_resources", event=EVENT, state="absent")
+    result, _seconds = ansible("openstack_event_resources", event=EVENT, state="absent")
     assert not result.get("failed"), result.get("msg")
     assert credentials(cloud) == []
 
@@ -268,8 +268,10 @@ def program_settings(request, tmp_path_factory):
     bindir.mkdir()
     scontrol = bindir / "scontrol"
     scontrol.write_text(FAKE_SCONTROL.format(python=python))
+    # As the role installs them: the program, node-init and the collection's contract.py beside them.
     for name in ("learnhpc_autoscale.py", "learnhpc-node-init.sh"):
         (base / name).write_text((ROOT / "roles/slurm_autoscale/files" / name).read_text())
+    (base / "contract.py").write_text((ROOT / "plugins/module_utils/contract.py").read_text())
     scontrol.chmod(0o755)
     node_files = base / "node-files.json"
     key = {"path": "/etc/munge/munge.key", "content": "a2V5", "mode": "0400", "uid": 0, "gid": 0}

@@ -6,8 +6,8 @@ Skipped unless LEARNHPC_OPENSTACK_CLOUDS is the path of a clouds.yaml with the c
 ``learnhpc-test`` (a non-admin project). LEARNHPC_OPENSTACK_IMAGE and LEARNHPC_OPENSTACK_FLAVOR
 choose the image and flavor (default: the first active image, the smallest flavor).
 
-What the modules make and remove is tested where the collection uses them: event_servers,
-event_network, event_info and event_resources through provision.yml and teardown.yml in
+What the modules make and remove is tested where the collection uses them: openstack_event_servers,
+openstack_event_network, event_info and openstack_event_resources through provision.yml and teardown.yml in
 test_provider.py, and a server in ERROR replaced by site.yml in test_site.py. Here: the quota
 pre-check, which creates nothing. Run from the collection root:
 
@@ -105,7 +105,7 @@ def servers(setting):
 
 def test_quota_check(setting):
     wanted = [{"name": s["name"], "flavor": s["flavor"]} for s in servers(setting)]
-    result, _seconds = ansible("event_quota", event=EVENT, servers=wanted)
+    result, _seconds = ansible("openstack_event_quota", event=EVENT, servers=wanted)
     assert result["needed"]["instances"] == 5
     assert result["needed"]["cores"] == 5 * setting["vcpus"]
     assert result["needed"]["ram"] == 5 * setting["ram"]

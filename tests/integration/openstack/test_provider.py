@@ -301,7 +301,8 @@ def test_inventory(setup):
 
 
 def test_event_info_and_a_teardown_in_check_mode(setup):
-    """event_info counts the event's servers by role; event_resources in check mode says what it would delete."""
+    """event_info counts the event's servers by role; openstack_event_resources in check mode says what it would
+    delete."""
     result, _seconds = ansible("event_info", event=EVENT_A)
     assert not result.get("failed"), result.get("msg")
     (info,) = result["events"]
@@ -309,7 +310,7 @@ def test_event_info_and_a_teardown_in_check_mode(setup):
     assert info["roles"] == {"mgmt": 1, "login": 1, "compute": 1}
     assert info["end_date"] == "2099-12-31"
 
-    result, _seconds = ansible("event_resources", check=True, event=EVENT_A, state="absent")
+    result, _seconds = ansible("openstack_event_resources", check=True, event=EVENT_A, state="absent")
     assert not result.get("failed"), result.get("msg")
     assert result["changed"] is True
     assert result["deleted"]["servers"] == 3
@@ -350,10 +351,10 @@ def test_narrowing_allowed_cidrs_replaces_the_login_rules(setup):
 
 
 def test_teardown_removes_the_untagged_leftover_of_an_interrupted_deploy(setup):
-    """A first deploy of osprov-c stopped after event_network created its resources and before it tagged them.
+    """A first deploy of osprov-c stopped after openstack_event_network created its resources and before it tagged them.
 
-    The test cloud's Neutron (Zed) has no ``tag-creation``, so event_network creates and then tags: what is made
-    here is what it leaves between the two requests (its names and descriptions). Beside it, the same leftover
+    The test cloud's Neutron (Zed) has no ``tag-creation``, so openstack_event_network creates and then tags: what is
+    made here is what it leaves between the two requests (its names and descriptions). Beside it, the same leftover
     of event ``osprov-c-2`` (a longer name with osprov-c's prefix), which osprov-c's teardown must not touch.
     """
     conn = setup["conn"]

@@ -349,3 +349,14 @@ def test_a_failed_resume_removes_only_its_own_half_node(scaler):
     assert slurm.updates == [
         ["nodename=ev-compute-03", "state=DOWN", "reason=learnhpc-autoscale: resume failed, see the autoscale log"]
     ]
+
+
+def test_the_log_never_holds_a_secret(tmp_path):
+    # OpenStackNodes adds the credentials of its cloud (contract.secret_values of the auth); a cloud's
+    # error message that repeats one is written with *** in its place.
+    log = autoscale.Log(str(tmp_path / "autoscale.log"))
+    log.secrets.update(autoscale.contract.secret_values({"application_credential_secret": "s3cr3t-value", "id": "x"}))
+    log("resume", "failed: 401 for application credential s3cr3t-value at https://cloud:5000")
+    text = (tmp_path / "autoscale.log").read_text()
+    assert "s3cr3t-value" not in text
+    assert text.rstrip().endswith("resume: failed: 401 for application credential *** at https://cloud:5000")

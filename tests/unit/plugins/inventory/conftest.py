@@ -45,6 +45,9 @@ class Run:
         """
         plugin = inventory_loader.get("learnhpc.cluster.event")
         module = sys.modules[type(plugin).__module__]
+        # The providers look their clients up in their own modules (plugins/plugin_utils/inventory_*.py).
+        docker_module = sys.modules[module.PROVIDERS["docker"].__module__]
+        openstack_module = sys.modules[module.PROVIDERS["openstack"].__module__]
 
         def docker_client(docker_host):
             self.docker_hosts.append(docker_host)
@@ -64,9 +67,9 @@ class Run:
                 raise connection
             return connection
 
-        self.monkeypatch.setattr(module, "docker_client", docker_client)
-        self.monkeypatch.setattr(module, "openstack_config", openstack_config)
-        self.monkeypatch.setattr(module, "openstack_connection", openstack_connection)
+        self.monkeypatch.setattr(docker_module, "docker_client", docker_client)
+        self.monkeypatch.setattr(openstack_module, "openstack_config", openstack_config)
+        self.monkeypatch.setattr(openstack_module, "openstack_connection", openstack_connection)
         self.monkeypatch.setattr(plugin.display, "warning", self._warning)
         path = self.tmp_path / "test.event.yml"
         path.write_text(json.dumps({"plugin": "learnhpc.cluster.event", **options}), encoding="utf-8")

@@ -13,6 +13,7 @@ from ansible.parsing.dataloader import DataLoader
 from ansible.plugins.loader import inventory_loader
 
 from ansible_collections.learnhpc.cluster.plugins.inventory import event
+from ansible_collections.learnhpc.cluster.plugins.plugin_utils import inventory_docker
 
 try:
     from ansible.template import is_trusted_as_template
@@ -158,7 +159,7 @@ def test_host_vars(run):
         "learnhpc_provider": "docker",
         "learnhpc_autoscaled": False,
         "ansible_connection": "learnhpc.cluster.docker_engine",
-        "ansible_docker_docker_host": event.DEFAULT_DOCKER_URL,
+        "ansible_docker_docker_host": inventory_docker.DEFAULT_DOCKER_URL,
         "ansible_host": "demo-login",
         "ansible_user": "root",
         "learnhpc_docker_state": "running",
@@ -287,13 +288,13 @@ def test_engine_info_read_once(run):
     [("0", 1), ("3", 1), ("0-1,3", 3), ("0-3", 4), ("0-3,2-5", 6), (" 0 , 2-3 ", 3), ("0-63", 64)],
 )
 def test_cpuset_count(cpuset, count):
-    assert event.cpuset_count(cpuset) == count
+    assert inventory_docker.cpuset_count(cpuset) == count
 
 
 @pytest.mark.parametrize("cpuset", ["a", "1-", "3-1", "0,,1", "0-1-2", "-1"])
 def test_cpuset_count_malformed(cpuset):
     with pytest.raises(ValueError, match="cpuset"):
-        event.cpuset_count(cpuset)
+        inventory_docker.cpuset_count(cpuset)
 
 
 def test_malformed_cpuset_falls_back_to_the_engine(run):
@@ -448,7 +449,7 @@ def test_docker_host_option(run):
 
 
 def test_provider_classes_are_separable():
-    nodes = event.DockerProvider(FakeClient(cluster("demo", 1)), warn=print).nodes()
+    nodes = inventory_docker.DockerProvider(FakeClient(cluster("demo", 1)), warn=print).nodes()
     assert [n["name"] for n in nodes] == ["demo-mgmt", "demo-login", "demo-compute-01"]
     assert nodes[0] == {
         "name": "demo-mgmt",
@@ -460,13 +461,14 @@ def test_provider_classes_are_separable():
         "memory_mb": ENGINE_MEMORY // MIB,
         "vars": {
             "ansible_connection": "learnhpc.cluster.docker_engine",
-            "ansible_docker_docker_host": event.DEFAULT_DOCKER_URL,
+            "ansible_docker_docker_host": inventory_docker.DEFAULT_DOCKER_URL,
             "ansible_host": "demo-mgmt",
             "ansible_user": "root",
             "learnhpc_docker_state": "running",
         },
     }
     assert set(event.PROVIDERS) == {"docker", "openstack"}
+    assert event.PROVIDERS["docker"] is inventory_docker.DockerProvider
 
 
 # --- cache -----------------------------------------------------------------------------------------------------
@@ -544,10 +546,10 @@ def test_listing_fails(run):
 
 
 def test_docker_sdk_missing(monkeypatch):
-    monkeypatch.setattr(event, "_DOCKER", {})
+    monkeypatch.setattr(inventory_docker, "_DOCKER", {})
     monkeypatch.setitem(sys.modules, "docker", None)  # import docker raises ImportError
     with pytest.raises(AnsibleParserError) as info:
-        event.docker_client(None)
+        inventory_docker.docker_client(None)
     assert "\n" not in info.value.message
     assert "Docker SDK for Python" in info.value.message
 
@@ -563,7 +565,7 @@ def test_docker_client_turns_sdk_errors_into_one_line(monkeypatch):
 
     monkeypatch.setattr(docker, "from_env", from_env)
     with pytest.raises(AnsibleParserError) as info:
-        event.docker_client("tcp://127.0.0.1:1")
+        inventory_docker.docker_client("tcp://127.0.0.1:1")
     assert info.value.message == (
         "learnhpc.cluster.event: the Docker engine does not answer at tcp://127.0.0.1:1: start it (scripts/setup.sh"
         " does) or set docker_host (ConnectionRefusedError: [Errno 111] Connection refused)"

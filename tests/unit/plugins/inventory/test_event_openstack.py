@@ -26,7 +26,7 @@ from ansible.inventory.data import InventoryData
 from ansible.parsing.dataloader import DataLoader
 from ansible.plugins.loader import inventory_loader
 
-from ansible_collections.learnhpc.cluster.plugins.inventory import event
+from ansible_collections.learnhpc.cluster.plugins.plugin_utils import inventory_openstack
 
 try:
     from ansible.template import is_trusted_as_template
@@ -333,7 +333,7 @@ def test_first_login_node_with_a_floating_ip_is_the_way_in(os_run):
 
 
 def test_server_addresses():
-    assert event.server_addresses(
+    assert inventory_openstack.server_addresses(
         {
             "a": [{"addr": "fd00::5", "version": 6, "OS-EXT-IPS:type": "fixed"}],
             "b": [
@@ -343,9 +343,9 @@ def test_server_addresses():
             ],
         }
     ) == ("10.0.0.5", "198.51.100.7")
-    assert event.server_addresses({}) == (None, None)
-    assert event.server_addresses(None) == (None, None)
-    assert event.server_addresses({"a": [{"addr": "fd00::5"}]}) == ("fd00::5", None)
+    assert inventory_openstack.server_addresses({}) == (None, None)
+    assert inventory_openstack.server_addresses(None) == (None, None)
+    assert inventory_openstack.server_addresses({"a": [{"addr": "fd00::5"}]}) == ("fd00::5", None)
 
 
 def test_every_status_is_included(os_run):
@@ -652,9 +652,9 @@ def write_clouds_yaml(tmp_path, auth_url="http://127.0.0.1:1/v3"):
 def test_unknown_cloud(tmp_path):
     """openstacksdk reads a clouds.yaml written here."""
     path = write_clouds_yaml(tmp_path)
-    config = event.openstack_config(str(path))
+    config = inventory_openstack.openstack_config(str(path))
     with pytest.raises(AnsibleParserError) as info:
-        event.openstack_connection(config, "trainign")
+        inventory_openstack.openstack_connection(config, "trainign")
     assert info.value.message == (
         f"learnhpc.cluster.event: cloud 'trainign' is not in clouds.yaml; clouds found: admin, training ({path})"
     )
@@ -665,7 +665,7 @@ def test_cloud_configuration_not_usable(tmp_path):
     clouds = {"clouds": {"training": {"auth_type": "password", "auth": {"username": "ada", "password": PASSWORD}}}}
     path.write_text(json.dumps(clouds), encoding="utf-8")
     with pytest.raises(AnsibleParserError) as info:
-        event.openstack_connection(event.openstack_config(str(path)), "training")
+        inventory_openstack.openstack_connection(inventory_openstack.openstack_config(str(path)), "training")
     assert info.value.message == (
         f"learnhpc.cluster.event: the configuration of cloud training in {path} is not usable: MissingRequiredOptions:"
         " Auth plugin requires parameters which were not given: auth_url"
@@ -679,30 +679,30 @@ def test_clouds_yaml_wins_over_the_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("OS_AUTH_URL", "http://192.0.2.1:5000/v3")
     path = tmp_path / "clouds.yaml"
     path.write_text(json.dumps({"clouds": {"mine": {"auth": {"auth_url": "http://127.0.0.1:1/v3"}}}}), encoding="utf-8")
-    config = event.openstack_config(str(path))
+    config = inventory_openstack.openstack_config(str(path))
     assert config.config_filename == str(path)
     assert config.get_cloud_names() == ["mine"]
 
 
 def test_clouds_yaml_missing(tmp_path):
     with pytest.raises(AnsibleParserError, match=r"clouds_yaml .*/nothing\.yaml is not a file$"):
-        event.openstack_config(str(tmp_path / "nothing.yaml"))
+        inventory_openstack.openstack_config(str(tmp_path / "nothing.yaml"))
 
 
 def test_clouds_yaml_broken(tmp_path):
     path = tmp_path / "clouds.yaml"
     path.write_text("clouds: [unclosed\n", encoding="utf-8")
     with pytest.raises(AnsibleParserError) as info:
-        event.openstack_config(str(path))
+        inventory_openstack.openstack_config(str(path))
     assert info.value.message.startswith(f"learnhpc.cluster.event: reading {path} failed: ")
     assert "\n" not in info.value.message
 
 
 def test_openstacksdk_missing(monkeypatch):
-    monkeypatch.setattr(event, "_SDK", {})
+    monkeypatch.setattr(inventory_openstack, "_SDK", {})
     monkeypatch.setitem(sys.modules, "openstack.config", None)  # import openstack.config raises ImportError
     with pytest.raises(AnsibleParserError) as info:
-        event.openstack_config(None)
+        inventory_openstack.openstack_config(None)
     assert info.value.message.startswith(
         "learnhpc.cluster.event: the openstack provider needs openstacksdk (pip package openstacksdk) on the controller"
     )
@@ -883,8 +883,8 @@ def test_authentication_fails(tmp_path, fake_cloud, monkeypatch):
 def test_cloud_does_not_answer(os_run, tmp_path):
     """The real openstacksdk, at a port where nothing listens."""
     path = write_clouds_yaml(tmp_path, auth_url="http://127.0.0.1:1/v3")
-    connection = event.openstack_connection(event.openstack_config(str(path)), "training")
-    provider = event.OpenStackProvider({"training": connection}, warn=print, secrets=[PASSWORD])
+    connection = inventory_openstack.openstack_connection(inventory_openstack.openstack_config(str(path)), "training")
+    provider = inventory_openstack.OpenStackProvider({"training": connection}, warn=print, secrets=[PASSWORD])
     with pytest.raises(AnsibleParserError) as info:
         provider.nodes()
     message = info.value.message
@@ -953,7 +953,7 @@ def test_listing_refused(os_run):
 
 
 def test_provider_class_is_separable():
-    provider = event.OpenStackProvider({"training": FakeConnection(cluster("demo", 1))}, warn=print)
+    provider = inventory_openstack.OpenStackProvider({"training": FakeConnection(cluster("demo", 1))}, warn=print)
     nodes = provider.nodes()
     assert [n["name"] for n in nodes] == ["demo-mgmt", "demo-login", "demo-compute-01"]
     assert nodes[2] == {

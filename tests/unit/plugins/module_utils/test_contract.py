@@ -9,11 +9,12 @@ import re
 from pathlib import Path
 
 import pytest
+import yaml
 
 from ansible_collections.learnhpc.cluster.plugins.filter import docker as docker_filter
-from ansible_collections.learnhpc.cluster.plugins.inventory import event as inventory
 from ansible_collections.learnhpc.cluster.plugins.module_utils import contract, openstack
 from ansible_collections.learnhpc.cluster.plugins.module_utils import event as event_schema
+from ansible_collections.learnhpc.cluster.plugins.plugin_utils import inventory_openstack
 
 ROOT = Path(__file__).resolve().parents[4]
 DOC = (ROOT / "docs" / "contracts.md").read_text()
@@ -55,11 +56,32 @@ def test_every_key_is_documented():
     assert f"`{contract.TAG_PREFIX}<event>`" in DOC
 
 
-def test_the_names_the_parts_keep_agree():
-    # The autoscale program runs on a node, without the collection: it keeps copies. (The inventory plugin,
-    # the filters and the modules import theirs from module_utils/contract.py.)
+def test_the_autoscale_program_uses_the_contract_and_the_role_installs_it_beside_it():
+    # The program runs on a node, without the collection: the role copies contract.py beside it.
     program = autoscale_program()
-    assert (program.EVENT_LABEL, program.AUTOSCALED_LABEL) == (contract.EVENT_KEY, contract.AUTOSCALED_KEY)
+    assert Path(program.contract.__file__).resolve() == (ROOT / "plugins/module_utils/contract.py").resolve()
+    tasks = (ROOT / "roles/slurm_autoscale/tasks/main.yml").read_text()
+    assert re.search(r"loop: \[contract\.py, docker_api\.py\]", tasks)
+
+
+def test_the_yaml_copies_agree():
+    # The docker provider's teardown finds everything by the event label, without the event file.
+    docker_vars = yaml.safe_load((ROOT / "roles/docker_provider/vars/main.yml").read_text())
+    assert docker_vars["__docker_provider_label"] == contract.EVENT_KEY
+    # slurm_autoscale, usable without an event file, names its application credential as
+    # openstack_event_resources finds it.
+    autoscale_vars = yaml.safe_load((ROOT / "roles/slurm_autoscale/vars/main.yml").read_text())
+    credential = autoscale_vars["__slurm_autoscale_credential_name"].replace("{{ slurm_autoscale_event }}", "ev")
+    assert credential == contract.openstack_names("ev")["credential"]
+
+
+def test_node_labels():
+    labels = contract.node_labels("ev", ["login"], "2030-12-31", None, "openstack", ssh_user="rocky")
+    assert tuple(labels)[: len(contract.NODE_KEYS)] == contract.NODE_KEYS
+    assert labels[contract.EXPIRES_KEY] == "2030-12-31"
+    assert labels[contract.SSH_USER_KEY] == "rocky"
+    assert contract.SSH_USER_KEY not in contract.node_labels("ev", ["compute"], "2030-12-31", "2031-01-07", "docker")
+    assert tuple(contract.resource_labels("ev", "2030-12-31", "docker")) == contract.RESOURCE_KEYS
 
 
 def test_docker_nodes_carry_the_node_keys():
@@ -99,7 +121,7 @@ def test_secret_values_at_any_depth_and_in_any_case():
     assert sorted(contract.secret_values(auth)) == ["123456", "k-4", "pw-1", "s-2", "t-3"]
     # The modules and the inventory find the same ones.
     assert sorted(openstack._secret_values(auth)) == sorted(contract.secret_values(auth))
-    assert sorted(inventory._secrets(auth)) == sorted(contract.secret_values(auth["auth"]))
+    assert sorted(inventory_openstack._secrets(auth)) == sorted(contract.secret_values(auth["auth"]))
 
 
 def test_scrub_replaces_the_longest_secret_first():

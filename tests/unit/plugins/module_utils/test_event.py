@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from ansible_collections.learnhpc.cluster.plugins.module_utils import contract
 from ansible_collections.learnhpc.cluster.plugins.module_utils import event as ev
 
 TODAY = "2025-06-01"
@@ -127,6 +128,26 @@ def test_minimal_docker_event_gets_every_default():
     assert event["autoscale_names"] == []
 
 
+def test_the_provider_names_and_labels_are_the_contracts():
+    event = ok(docker_event())
+    assert event["resources"] == contract.docker_names(event["name"])
+    assert event["labels"]["resource"] == contract.resource_labels(event["name"], event["end_date"], "docker")
+    assert event["labels"]["compute"][contract.ROLES_KEY] == "compute"
+    assert event["labels"]["compute"][contract.EXPIRES_KEY] == event["expires"]
+    openstack = ok(openstack_event())
+    assert openstack["resources"] == contract.openstack_names(openstack["name"])
+    assert openstack["labels"]["compute"][contract.SSH_USER_KEY] == openstack["openstack"]["ssh_user"]
+    assert "resource" not in openstack["labels"]
+
+
+def test_a_user_name_has_at_most_32_characters():
+    data = openstack_event()
+    data["openstack"]["ssh_user"] = "u" * 32
+    assert ok(data)["openstack"]["ssh_user"] == "u" * 32
+    data["openstack"]["ssh_user"] = "u" * 33
+    fails(data, "openstack.ssh_user", "at most 32 characters")
+
+
 def test_normalized_keys():
     event = ok(docker_event())
     assert set(event) == {
@@ -152,6 +173,8 @@ def test_normalized_keys():
         "autoscale",
         "file",
         "state_dir",
+        "resources",
+        "labels",
     }
 
 

@@ -1,13 +1,13 @@
 # Copyright: learnhpc.cluster developers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Unit tests of learnhpc.cluster.event_resources against the in-memory cloud of conftest.py."""
+"""Unit tests of learnhpc.cluster.openstack_event_resources against the in-memory cloud of conftest.py."""
 
 from __future__ import annotations
 
-from ansible_collections.learnhpc.cluster.plugins.modules import event_resources
+from ansible_collections.learnhpc.cluster.plugins.modules import openstack_event_resources
 from ansible_collections.learnhpc.cluster.tests.unit.plugins.conftest import Obj
 
-ZERO = dict.fromkeys(event_resources.KINDS, 0)
+ZERO = dict.fromkeys(openstack_event_resources.KINDS, 0)
 
 
 def populate(cloud, event):
@@ -23,7 +23,7 @@ def test_removes_everything_of_the_event_in_dependency_order(run, cloud):
     populate(cloud, "other")
     cloud.delete_listings = 3
     other_before = cloud.event_counts("other")
-    failed, result = run(event_resources, event="ev")
+    failed, result = run(openstack_event_resources, event="ev")
     assert not failed, result.get("msg")
     assert result["changed"] is True
     assert result["left"] == ZERO
@@ -69,7 +69,7 @@ def test_conflicts_are_retried(run, cloud):
     network = populate(cloud, "ev")
     group = next(g for g in cloud.security_groups if g.name == "ev-internal")
     cloud.conflicts = {network.id: 2, group.id: 3}
-    failed, result = run(event_resources, event="ev")
+    failed, result = run(openstack_event_resources, event="ev")
     assert not failed, result.get("msg")
     assert len([e for e in cloud.log if e[0] == "delete_network"]) == 3
     assert len([e for e in cloud.log if e[0] == "delete_security_group"]) == 4
@@ -78,7 +78,7 @@ def test_conflicts_are_retried(run, cloud):
 def test_a_conflict_past_the_timeout_is_one_line(run, cloud):
     network = populate(cloud, "ev")
     cloud.conflicts = {network.id: 1000}
-    failed, result = run(event_resources, event="ev", timeout=30)
+    failed, result = run(openstack_event_resources, event="ev", timeout=30)
     assert failed
     assert result["msg"] == f"cloud learnhpc-test: 409: {network.id} is in use"
     assert "Traceback" not in result["_raw"]
@@ -88,7 +88,7 @@ def test_fails_listing_what_is_left(run, cloud, monkeypatch):
     populate(cloud, "ev")
     # A network Neutron says it deleted but that is still there.
     monkeypatch.setattr(type(cloud.network), "delete_network", lambda self, network, ignore_missing=True: None)
-    failed, result = run(event_resources, event="ev")
+    failed, result = run(openstack_event_resources, event="ev")
     assert failed
     assert result["msg"] == "networks of event 'ev' left after the deletion: ev-net"
     assert result["left"] == {**ZERO, "networks": 1}
@@ -108,7 +108,7 @@ def test_what_is_listed_again_gets_another_pass(run, cloud, monkeypatch):
             real(self, network, ignore_missing)
 
     monkeypatch.setattr(type(cloud.network), "delete_network", flaky)
-    failed, result = run(event_resources, event="ev")
+    failed, result = run(openstack_event_resources, event="ev")
     assert not failed, result.get("msg")
     assert len(calls) == 2
     assert result["left"] == ZERO
@@ -119,7 +119,7 @@ def test_what_is_listed_again_gets_another_pass(run, cloud, monkeypatch):
 def test_check_mode_lists_and_deletes_nothing(run, cloud):
     populate(cloud, "ev")
     before = cloud.event_counts("ev")
-    failed, result = run(event_resources, event="ev", _ansible_check_mode=True)
+    failed, result = run(openstack_event_resources, event="ev", _ansible_check_mode=True)
     assert not failed
     assert result["changed"] is True
     assert result["deleted"]["servers"] == 3
@@ -131,7 +131,7 @@ def test_check_mode_lists_and_deletes_nothing(run, cloud):
 
 def test_state_present_only_reports(run, cloud):
     populate(cloud, "ev")
-    failed, result = run(event_resources, event="ev", state="present")
+    failed, result = run(openstack_event_resources, event="ev", state="present")
     assert not failed
     assert result["changed"] is False
     assert result["resources"]["networks"] == ["ev-net"]
@@ -141,7 +141,7 @@ def test_state_present_only_reports(run, cloud):
 
 def test_nothing_to_remove_is_no_change(run, cloud):
     populate(cloud, "other")
-    failed, result = run(event_resources, event="ev")
+    failed, result = run(openstack_event_resources, event="ev")
     assert not failed
     assert result["changed"] is False
     assert result["left"] == ZERO
@@ -150,7 +150,7 @@ def test_nothing_to_remove_is_no_change(run, cloud):
 def test_name_prefix_of_a_longer_event_is_left_to_that_event(run, cloud):
     populate(cloud, "ev")
     populate(cloud, "ev-2")
-    failed, _result = run(event_resources, event="ev")
+    failed, _result = run(openstack_event_resources, event="ev")
     assert not failed
     assert [k.name for k in cloud.keypairs] == ["ev-2-key"]
     assert [c.name for c in cloud.app_creds] == ["ev-2-autoscale"]
@@ -166,7 +166,7 @@ def test_a_trainers_own_key_pair_and_credential_are_left(run, cloud):
         Obj(id="ev-key", name="ev-key", public_key="ssh-ed25519 AAAA trainer@laptop"),
     ]
     cloud.app_creds = [Obj(id="cred-own", name="ev-autoscale", description="the trainer's own")]
-    failed, result = run(event_resources, event="ev")
+    failed, result = run(openstack_event_resources, event="ev")
     assert not failed, result.get("msg")
     assert sorted(k.name for k in cloud.keypairs) == ["ev-key", "ev-trainer"]
     assert [c.name for c in cloud.app_creds] == ["ev-autoscale"]
@@ -174,7 +174,7 @@ def test_a_trainers_own_key_pair_and_credential_are_left(run, cloud):
 
 def test_other_projects_resources_with_the_tag_are_untouched(run, cloud):
     cloud.add_event_network("ev", project="project-2")
-    failed, result = run(event_resources, event="ev")
+    failed, result = run(openstack_event_resources, event="ev")
     assert not failed
     assert result["changed"] is False
     assert sum(n.tags == ["learnhpc-event=ev"] for n in cloud.networks) == 1
@@ -183,7 +183,7 @@ def test_other_projects_resources_with_the_tag_are_untouched(run, cloud):
 def test_a_cloud_without_block_storage(run, cloud):
     populate(cloud, "ev")
     cloud.services.discard("block-storage")
-    failed, result = run(event_resources, event="ev")
+    failed, result = run(openstack_event_resources, event="ev")
     assert not failed, result.get("msg")
     assert result["deleted"]["volumes"] == 0
     assert result["deleted"]["servers"] == 3
@@ -207,10 +207,10 @@ def test_an_untagged_leftover_with_the_collections_name_and_description_is_remov
             project_id=cloud.current_project_id,
         )
     )
-    failed, result = run(event_resources, event="ev", state="present")
+    failed, result = run(openstack_event_resources, event="ev", state="present")
     assert result["resources"]["networks"] == ["ev-net"]
     assert result["resources"]["floating_ips"] == ["192.0.2.99"]
-    failed, result = run(event_resources, event="ev")
+    failed, result = run(openstack_event_resources, event="ev")
     assert not failed, result.get("msg")
     assert result["deleted"] == {
         **ZERO,
@@ -248,7 +248,7 @@ def test_untagged_resources_that_are_not_the_events_are_left(run, cloud):
             project_id=cloud.current_project_id,
         )
     )
-    failed, result = run(event_resources, event="ev")
+    failed, result = run(openstack_event_resources, event="ev")
     assert not failed, result.get("msg")
     assert result["changed"] is False
     ids = {r.id for r in cloud.networks + cloud.routers + cloud.security_groups}

@@ -1,12 +1,12 @@
 # Copyright: learnhpc.cluster developers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Unit tests of learnhpc.cluster.event_tags against the in-memory cloud of conftest.py."""
+"""Unit tests of learnhpc.cluster.openstack_event_tags against the in-memory cloud of conftest.py."""
 
 from __future__ import annotations
 
 from types import SimpleNamespace
 
-from ansible_collections.learnhpc.cluster.plugins.modules import event_tags
+from ansible_collections.learnhpc.cluster.plugins.modules import openstack_event_tags
 
 
 def untagged(cloud, name):
@@ -17,12 +17,12 @@ def untagged(cloud, name):
 
 def test_tags_once_and_keeps_other_tags(run, cloud):
     network = untagged(cloud, "ev-net")
-    failed, result = run(event_tags, event="ev", resources=[{"kind": "network", "name": "ev-net"}])
+    failed, result = run(openstack_event_tags, event="ev", resources=[{"kind": "network", "name": "ev-net"}])
     assert not failed, result.get("msg")
     assert result["changed"] is True
     assert result["tagged"] == ["network/ev-net"]
     assert network.tags == ["keep", "learnhpc-event=ev"]
-    failed, result = run(event_tags, event="ev", resources=[{"kind": "network", "name": "ev-net"}])
+    failed, result = run(openstack_event_tags, event="ev", resources=[{"kind": "network", "name": "ev-net"}])
     assert not failed
     assert result["changed"] is False
 
@@ -30,7 +30,7 @@ def test_tags_once_and_keeps_other_tags(run, cloud):
 def test_check_mode_changes_nothing(run, cloud):
     network = untagged(cloud, "ev-net")
     resources = [{"kind": "network", "name": "ev-net"}, {"kind": "router", "name": "ev-router"}]
-    failed, result = run(event_tags, event="ev", resources=resources, _ansible_check_mode=True)
+    failed, result = run(openstack_event_tags, event="ev", resources=resources, _ansible_check_mode=True)
     assert not failed, result.get("msg")
     assert result["tagged"] == ["network/ev-net", "router/ev-router"]
     assert network.tags == ["keep"]
@@ -44,7 +44,7 @@ def test_other_event_and_missing_fail_before_any_change(run, cloud):
         {"kind": "security_group", "name": "other-internal"},
         {"kind": "subnet", "name": "ev-subnet"},
     ]
-    failed, result = run(event_tags, event="ev", resources=resources)
+    failed, result = run(openstack_event_tags, event="ev", resources=resources)
     assert failed
     assert result["errors"] == [
         "security_group 'other-internal' belongs to event 'other', not 'ev'",

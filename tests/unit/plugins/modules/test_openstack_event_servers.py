@@ -1,12 +1,12 @@
 # Copyright: learnhpc.cluster developers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Unit tests of learnhpc.cluster.event_servers against the in-memory cloud of conftest.py."""
+"""Unit tests of learnhpc.cluster.openstack_event_servers against the in-memory cloud of conftest.py."""
 
 from __future__ import annotations
 
 import base64
 
-from ansible_collections.learnhpc.cluster.plugins.modules import event_servers
+from ansible_collections.learnhpc.cluster.plugins.modules import openstack_event_servers
 
 END = "2030-12-31"
 
@@ -26,7 +26,7 @@ def cluster(event="ev", computes=3, **login_extra):
 
 
 def servers_run(run, servers, event="ev", **args):
-    return run(event_servers, event=event, end_date=END, servers=servers, **args)
+    return run(openstack_event_servers, event=event, end_date=END, servers=servers, **args)
 
 
 def test_creates_the_servers_with_event_metadata(run, cloud):
@@ -182,7 +182,7 @@ def test_unknown_security_group_and_key_pair(run, cloud):
 def test_bad_input_fails_before_connecting(run, cloud):
     metadata = {"org.learnhpc.event": "x", "org.learnhpc.ssh_user": "debian"}
     servers = [node("other-x"), node("ev-a", metadata=metadata), node("ev-a")]
-    failed, result = run(event_servers, event="ev", end_date="31.12.2030", servers=servers)
+    failed, result = run(openstack_event_servers, event="ev", end_date="31.12.2030", servers=servers)
     assert failed
     assert result["errors"] == [
         "end_date: must be a date YYYY-MM-DD, got '31.12.2030'",
@@ -194,7 +194,7 @@ def test_bad_input_fails_before_connecting(run, cloud):
 
 
 def test_bad_event_name(run, cloud):
-    failed, result = run(event_servers, event="Bad_Name", end_date=END, servers=[])
+    failed, result = run(openstack_event_servers, event="Bad_Name", end_date=END, servers=[])
     assert failed
     assert result["msg"].startswith("the event name 'Bad_Name' is not valid")
     assert cloud.log == []
@@ -289,7 +289,7 @@ def test_floating_ip_needs_external_network(run, cloud):
 
 def test_end_date_change_updates_metadata_only(run, cloud):
     server = cloud.add_server("ev-compute-01", event="ev")
-    failed, result = run(event_servers, event="ev", end_date="2031-01-15", servers=[node("ev-compute-01")])
+    failed, result = run(openstack_event_servers, event="ev", end_date="2031-01-15", servers=[node("ev-compute-01")])
     assert not failed
     assert result["updated"] == ["ev-compute-01"]
     assert server.metadata["org.learnhpc.end_date"] == "2031-01-15"
@@ -299,20 +299,20 @@ def test_end_date_change_updates_metadata_only(run, cloud):
 def test_expiry_date_is_stored_and_moves(run, cloud):
     server = cloud.add_server("ev-compute-01", event="ev")
     args = {"event": "ev", "end_date": "2031-01-15", "servers": [node("ev-compute-01")]}
-    failed, result = run(event_servers, expires="2031-01-22", **args)
+    failed, result = run(openstack_event_servers, expires="2031-01-22", **args)
     assert not failed
     assert result["updated"] == ["ev-compute-01"]
     assert server.metadata["org.learnhpc.expires"] == "2031-01-22"
-    failed, result = run(event_servers, expires="2031-01-22", **args)
+    failed, result = run(openstack_event_servers, expires="2031-01-22", **args)
     assert not failed
     assert result["changed"] is False
 
 
 def test_expiry_before_the_end_date_is_refused(run, cloud):
-    failed, result = run(event_servers, event="ev", end_date=END, expires="2030-01-01", servers=[])
+    failed, result = run(openstack_event_servers, event="ev", end_date=END, expires="2030-01-01", servers=[])
     assert failed
     assert result["msg"] == f"expires: 2030-01-01 is before end_date {END}"
-    failed, result = run(event_servers, event="ev", end_date=END, expires="soon", servers=[])
+    failed, result = run(openstack_event_servers, event="ev", end_date=END, expires="soon", servers=[])
     assert failed
     assert result["msg"] == "expires: must be a date YYYY-MM-DD, got 'soon'"
     assert cloud.log == []

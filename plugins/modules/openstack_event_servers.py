@@ -8,7 +8,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 ---
-module: event_servers
+module: openstack_event_servers
 short_description: Create, repair and remove the OpenStack servers of a training event
 version_added: 0.1.0
 author: learnhpc.cluster developers (!UNKNOWN)
@@ -139,7 +139,7 @@ notes:
 
 EXAMPLES = r"""
 - name: Create the servers of event demo
-  learnhpc.cluster.event_servers:
+  learnhpc.cluster.openstack_event_servers:
     cloud: training
     event: demo
     end_date: "2030-12-31"
@@ -167,14 +167,14 @@ EXAMPLES = r"""
         security_groups: [demo-internal]
         roles: [compute]
         key_name: demo-key
-  register: event_servers
+  register: openstack_event_servers
 
 - name: Show the login address
   ansible.builtin.debug:
-    msg: "{{ (event_servers.servers | selectattr('name', 'eq', 'demo-login') | first).addresses.floating }}"
+    msg: "{{ (openstack_event_servers.servers | selectattr('name', 'eq', 'demo-login') | first).addresses.floating }}"
 
 - name: Shrink the event to its mgmt node, deleting the others
-  learnhpc.cluster.event_servers:
+  learnhpc.cluster.openstack_event_servers:
     cloud: training
     event: demo
     end_date: "2030-12-31"
@@ -276,11 +276,12 @@ import base64
 from typing import ClassVar
 
 from ansible_collections.learnhpc.cluster.plugins.module_utils.contract import (
-    END_DATE_KEY,
     EVENT_KEY,
-    EXPIRES_KEY,
-    PROVIDER_KEY,
-    ROLES_KEY,
+    HOST_NAME_MAX,
+    LABEL_PREFIX,
+    NODE_ROLES,
+    SSH_USER_KEY,
+    node_labels,
 )
 from ansible_collections.learnhpc.cluster.plugins.module_utils.event import parse_date
 from ansible_collections.learnhpc.cluster.plugins.module_utils.openstack import (
@@ -293,10 +294,8 @@ from ansible_collections.learnhpc.cluster.plugins.module_utils.openstack import 
     server_roles,
 )
 
-NODE_ROLES = ["mgmt", "login", "compute", "dtn"]
-RESERVED_PREFIX = "org.learnhpc."
-# The one key of RESERVED_PREFIX a caller may set (docs/contracts.md).
-SSH_USER_KEY = "org.learnhpc.ssh_user"
+# SSH_USER_KEY is the one key of the reserved prefix a caller may set (docs/contracts.md).
+RESERVED_PREFIX = LABEL_PREFIX
 
 
 def _addresses(server):
@@ -329,7 +328,7 @@ class EventServers(OpenStackModule):
                 "network": {"type": "str", "required": True},
                 "fixed_ip": {"type": "str"},
                 "security_groups": {"type": "list", "elements": "str", "default": []},
-                "roles": {"type": "list", "elements": "str", "required": True, "choices": NODE_ROLES},
+                "roles": {"type": "list", "elements": "str", "required": True, "choices": list(NODE_ROLES)},
                 "key_name": {"type": "str", "no_log": False},
                 "user_data": {"type": "str"},
                 "metadata": {"type": "dict", "default": {}},
@@ -361,8 +360,10 @@ class EventServers(OpenStackModule):
         for index, server in enumerate(self.params["servers"]):
             name = server["name"]
             where = f"servers[{index}] ({name})"
-            if not name.startswith(event + "-") or len(name) > 63:
-                errors.append(f"{where}: the name must start with {event + '-'!r} and have at most 63 characters")
+            if not name.startswith(event + "-") or len(name) > HOST_NAME_MAX:
+                errors.append(
+                    f"{where}: the name must start with {event + '-'!r} and have at most {HOST_NAME_MAX} characters"
+                )
             if name in seen:
                 errors.append(f"{where}: the name is given twice")
             seen.add(name)
@@ -485,13 +486,9 @@ class EventServers(OpenStackModule):
         return metadata
 
     def event_metadata(self, wanted):
-        return {
-            EVENT_KEY: self.params["event"],
-            ROLES_KEY: ",".join(wanted["roles"]),
-            END_DATE_KEY: self.params["end_date"],
-            EXPIRES_KEY: self.params["expires"] or self.params["end_date"],
-            PROVIDER_KEY: PROVIDER,
-        }
+        return node_labels(
+            self.params["event"], wanted["roles"], self.params["end_date"], self.params["expires"], PROVIDER
+        )
 
     def plan(self, servers):
         """What to do: a dict of lists; fails (before any change) on servers the event cannot own."""

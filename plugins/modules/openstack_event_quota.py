@@ -8,7 +8,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 ---
-module: event_quota
+module: openstack_event_quota
 short_description: Check that the OpenStack project has the quota a training event still needs
 version_added: 0.1.0
 author: learnhpc.cluster developers (!UNKNOWN)
@@ -117,7 +117,7 @@ notes:
 
 EXAMPLES = r"""
 - name: Check the quota before creating event demo
-  learnhpc.cluster.event_quota:
+  learnhpc.cluster.openstack_event_quota:
     cloud: training
     event: demo
     servers:

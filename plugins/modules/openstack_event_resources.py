@@ -8,7 +8,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 ---
-module: event_resources
+module: openstack_event_resources
 short_description: List or remove every OpenStack resource of a training event
 version_added: 0.1.0
 author: learnhpc.cluster developers (!UNKNOWN)
@@ -20,7 +20,7 @@ description:
     application credential (of the current user) C(<event>-autoscale) that slurm_autoscale made.
   - Also the network C(<event>-net), subnet C(<event>-subnet), router C(<event>-router) and security groups
     C(<event>-internal), C(<event>-login) and C(<event>-globus) that carry no event's tag but have exactly that
-    name and a description starting with C(learnhpc event <event>:) (what M(learnhpc.cluster.event_network)
+    name and a description starting with C(learnhpc event <event>:) (what M(learnhpc.cluster.openstack_event_network)
     writes), and floating IPs without a tag described exactly C(learnhpc event <event>:) then C(floating IP) -
     what a run interrupted between creating and tagging a resource leaves on a cloud without Neutron's
     C(tag-creation).
@@ -57,12 +57,12 @@ attributes:
 notes:
   - O(wait=false) is not honoured. The later deletions need the servers gone, and the final check needs every
     deletion finished, so the module always waits, at most O(timeout) seconds in all.
-  - Boot volumes made by M(learnhpc.cluster.event_servers) are deleted with their servers.
+  - Boot volumes made by M(learnhpc.cluster.openstack_event_servers) are deleted with their servers.
 """
 
 EXAMPLES = r"""
 - name: Remove everything of event demo
-  learnhpc.cluster.event_resources:
+  learnhpc.cluster.openstack_event_resources:
     cloud: training
     event: demo
     state: absent
@@ -73,7 +73,7 @@ EXAMPLES = r"""
     var: teardown.deleted
 
 - name: List what event demo has, changing nothing
-  learnhpc.cluster.event_resources:
+  learnhpc.cluster.openstack_event_resources:
     cloud: training
     event: demo
     state: present

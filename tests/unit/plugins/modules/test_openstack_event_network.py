@@ -1,12 +1,12 @@
 # Copyright: learnhpc.cluster developers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Unit tests of learnhpc.cluster.event_network against the in-memory cloud of conftest.py."""
+"""Unit tests of learnhpc.cluster.openstack_event_network against the in-memory cloud of conftest.py."""
 
 from __future__ import annotations
 
 import pytest
 
-from ansible_collections.learnhpc.cluster.plugins.modules import event_network, event_resources
+from ansible_collections.learnhpc.cluster.plugins.modules import openstack_event_network, openstack_event_resources
 
 TAG = "learnhpc-event=ev"
 ARGS = {
@@ -22,7 +22,7 @@ def creates(cloud):
 
 
 def test_first_run_creates_everything_tagged_in_the_create_request(run, cloud):
-    failed, result = run(event_network, **ARGS)
+    failed, result = run(openstack_event_network, **ARGS)
     assert not failed, result.get("msg")
     assert result["changed"] is True
     assert result["created"] == [
@@ -56,17 +56,17 @@ def test_first_run_creates_everything_tagged_in_the_create_request(run, cloud):
 
 
 def test_second_run_changes_nothing(run, cloud):
-    run(event_network, **ARGS)
+    run(openstack_event_network, **ARGS)
     before = len(cloud.log)
-    failed, result = run(event_network, **ARGS)
+    failed, result = run(openstack_event_network, **ARGS)
     assert not failed, result.get("msg")
     assert result["changed"] is False
     assert not [e for e in cloud.log[before:] if e[0].startswith(("create", "delete", "add", "set", "update"))]
 
 
 def test_narrowing_allowed_cidrs_replaces_the_rules(run, cloud):
-    run(event_network, **{**ARGS, "allowed_cidrs": ["192.0.2.0/24", "198.51.100.0/24"]})
-    failed, result = run(event_network, **{**ARGS, "allowed_cidrs": ["198.51.100.7/32", "2001:db8::/32"]})
+    run(openstack_event_network, **{**ARGS, "allowed_cidrs": ["192.0.2.0/24", "198.51.100.0/24"]})
+    failed, result = run(openstack_event_network, **{**ARGS, "allowed_cidrs": ["198.51.100.7/32", "2001:db8::/32"]})
     assert not failed, result.get("msg")
     assert result["changed"] is True
     assert sorted(result["rules_removed"]) == [
@@ -85,14 +85,14 @@ def test_narrowing_allowed_cidrs_replaces_the_rules(run, cloud):
     login = next(g for g in cloud.security_groups if g.name == "ev-login")
     assert sum(r.security_group_id == login.id and r.direction == "egress" for r in cloud.rules) == 2
     assert cloud.ingress("ev-internal") == [("IPv4", None, None, None, "ev-internal")]
-    failed, result = run(event_network, **{**ARGS, "allowed_cidrs": ["198.51.100.7/32", "2001:db8::/32"]})
+    failed, result = run(openstack_event_network, **{**ARGS, "allowed_cidrs": ["198.51.100.7/32", "2001:db8::/32"]})
     assert result["changed"] is False
 
 
 def test_slurm_rest_off_removes_port_6820(run, cloud):
-    run(event_network, **{**ARGS, "login_ports": [22, 443, 6820]})
+    run(openstack_event_network, **{**ARGS, "login_ports": [22, 443, 6820]})
     assert ("IPv4", "tcp", 6820, 6820, "192.0.2.0/24") in cloud.ingress("ev-login")
-    failed, result = run(event_network, **ARGS)
+    failed, result = run(openstack_event_network, **ARGS)
     assert not failed, result.get("msg")
     assert result["rules_removed"] == ["ev-login: tcp 6820 from 192.0.2.0/24 (IPv4)"]
     assert result["rules_added"] == []
@@ -100,18 +100,18 @@ def test_slurm_rest_off_removes_port_6820(run, cloud):
 
 
 def test_a_rule_added_by_hand_is_removed_and_egress_kept(run, cloud):
-    run(event_network, **ARGS)
+    run(openstack_event_network, **ARGS)
     login = next(g for g in cloud.security_groups if g.name == "ev-login")
     cloud.network._rule(security_group_id=login.id, direction="ingress", ether_type="IPv4", protocol="6")
     cloud.network._rule(security_group_id=login.id, direction="egress", ether_type="IPv4", protocol="tcp")
-    failed, result = run(event_network, **ARGS)
+    failed, result = run(openstack_event_network, **ARGS)
     assert not failed
     assert result["rules_removed"] == ["ev-login: tcp from 0.0.0.0/0 (IPv4)"]
     assert sum(r.security_group_id == login.id and r.direction == "egress" for r in cloud.rules) == 3
 
 
 def test_globus_group(run, cloud):
-    failed, result = run(event_network, **ARGS, globus=True)
+    failed, result = run(openstack_event_network, **ARGS, globus=True)
     assert not failed, result.get("msg")
     assert "security_group/ev-globus" in result["created"]
     assert cloud.ingress("ev-globus") == [
@@ -119,13 +119,13 @@ def test_globus_group(run, cloud):
         ("IPv4", "tcp", 50000, 51000, "0.0.0.0/0"),
     ]
     # Turned off: the group is left as it is.
-    failed, result = run(event_network, **ARGS)
+    failed, result = run(openstack_event_network, **ARGS)
     assert result["changed"] is False
     assert any(g.name == "ev-globus" for g in cloud.security_groups)
 
 
 def test_check_mode_on_nothing_reports_and_changes_nothing(run, cloud):
-    failed, result = run(event_network, **ARGS, _ansible_check_mode=True, _ansible_diff=True)
+    failed, result = run(openstack_event_network, **ARGS, _ansible_check_mode=True, _ansible_diff=True)
     assert not failed, result.get("msg")
     assert result["changed"] is True
     assert len(result["created"]) == 5
@@ -141,9 +141,11 @@ def test_check_mode_on_nothing_reports_and_changes_nothing(run, cloud):
 
 
 def test_check_mode_on_a_change_reports_it_and_changes_nothing(run, cloud):
-    run(event_network, **ARGS)
+    run(openstack_event_network, **ARGS)
     before = len(cloud.log)
-    failed, result = run(event_network, **{**ARGS, "allowed_cidrs": ["203.0.113.0/24"]}, _ansible_check_mode=True)
+    failed, result = run(
+        openstack_event_network, **{**ARGS, "allowed_cidrs": ["203.0.113.0/24"]}, _ansible_check_mode=True
+    )
     assert not failed
     assert result["changed"] is True
     assert len(result["rules_removed"]) == 2
@@ -154,7 +156,7 @@ def test_check_mode_on_a_change_reports_it_and_changes_nothing(run, cloud):
 
 def test_without_tag_creation_it_tags_right_after_creating(run, cloud):
     cloud.extensions.discard("tag-creation")
-    failed, result = run(event_network, **ARGS)
+    failed, result = run(openstack_event_network, **ARGS)
     assert not failed, result.get("msg")
     assert [entry[2] for entry in creates(cloud) if entry[0] == "create_network"] == [()]
     assert len(cloud.calls("set_tags")) == 5
@@ -163,7 +165,7 @@ def test_without_tag_creation_it_tags_right_after_creating(run, cloud):
 
 def test_an_untagged_leftover_of_the_event_is_adopted(run, cloud):
     network = cloud.add_untagged("networks", "ev-net", "learnhpc event ev: the event's network")
-    failed, result = run(event_network, **ARGS)
+    failed, result = run(openstack_event_network, **ARGS)
     assert not failed, result.get("msg")
     assert result["tagged"] == ["network/ev-net"]
     assert network.tags == [TAG]
@@ -180,7 +182,7 @@ def test_an_untagged_leftover_of_the_event_is_adopted(run, cloud):
 )
 def test_a_network_of_that_name_that_is_not_the_events_is_one_line(run, cloud, tags, description, whose):
     cloud.add_untagged("networks", "ev-net", description, tags=tags)
-    failed, result = run(event_network, **ARGS)
+    failed, result = run(openstack_event_network, **ARGS)
     assert failed
     assert result["msg"].startswith("network 'ev-net' (")
     assert f"belongs to {whose}" in result["msg"]
@@ -188,17 +190,17 @@ def test_a_network_of_that_name_that_is_not_the_events_is_one_line(run, cloud, t
 
 
 def test_unknown_external_network_is_one_line(run, cloud):
-    failed, result = run(event_network, **{**ARGS, "external_network": "nope"})
+    failed, result = run(openstack_event_network, **{**ARGS, "external_network": "nope"})
     assert failed
     assert result["msg"] == "external network 'nope' not found: the external networks are public"
     assert not creates(cloud)
-    failed, result = run(event_network, **{**ARGS, "external_network": "shared"})
+    failed, result = run(openstack_event_network, **{**ARGS, "external_network": "shared"})
     assert result["msg"] == "external network 'shared' is not external: the external networks are public"
 
 
 def test_a_subnet_with_another_range_is_one_line(run, cloud):
-    run(event_network, **ARGS)
-    failed, result = run(event_network, **{**ARGS, "network_cidr": "10.43.0.0/24"})
+    run(openstack_event_network, **ARGS)
+    failed, result = run(openstack_event_network, **{**ARGS, "network_cidr": "10.43.0.0/24"})
     assert failed
     assert result["msg"] == (
         "subnet 'ev-subnet' has the range 10.42.0.0/24, not 10.43.0.0/24 (network_cidr); "
@@ -207,7 +209,7 @@ def test_a_subnet_with_another_range_is_one_line(run, cloud):
 
 
 def test_bad_input_is_refused_before_connecting(run, cloud):
-    failed, result = run(event_network, **{**ARGS, "allowed_cidrs": ["192.0.2.0/33"], "login_ports": [0]})
+    failed, result = run(openstack_event_network, **{**ARGS, "allowed_cidrs": ["192.0.2.0/33"], "login_ports": [0]})
     assert failed
     assert result["errors"] == [
         "allowed_cidrs: not a CIDR: '192.0.2.0/33'",
@@ -217,11 +219,11 @@ def test_bad_input_is_refused_before_connecting(run, cloud):
 
 
 def test_a_lost_router_interface_and_gateway_are_put_back(run, cloud):
-    run(event_network, **ARGS)
+    run(openstack_event_network, **ARGS)
     router = next(r for r in cloud.routers if r.name == "ev-router")
     cloud.ports = [p for p in cloud.ports if p.device_id != router.id]
     router.external_gateway_info = None
-    failed, result = run(event_network, **ARGS)
+    failed, result = run(openstack_event_network, **ARGS)
     assert not failed
     assert result["updated"] == ["router/ev-router: gateway on public", "router/ev-router: interface on ev-subnet"]
     assert router.external_gateway_info == {"network_id": "net-public"}
@@ -229,8 +231,8 @@ def test_a_lost_router_interface_and_gateway_are_put_back(run, cloud):
 
 
 def test_teardown_removes_what_event_network_made(run, cloud):
-    run(event_network, **ARGS, globus=True)
-    failed, result = run(event_resources, event="ev")
+    run(openstack_event_network, **ARGS, globus=True)
+    failed, result = run(openstack_event_resources, event="ev")
     assert not failed, result.get("msg")
     assert result["deleted"]["networks"] == 1
     assert result["deleted"]["security_groups"] == 3

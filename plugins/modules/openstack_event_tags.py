@@ -8,13 +8,13 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 ---
-module: event_tags
+module: openstack_event_tags
 short_description: Tag OpenStack network resources with their training event
 version_added: 0.1.0
 author: learnhpc.cluster developers (!UNKNOWN)
 description:
   - Adds the tag C(learnhpc-event=<event>) (docs/contracts.md) to networks, subnets, routers and security groups of
-    the current project, found by name, so that M(learnhpc.cluster.event_resources) finds and removes them.
+    the current project, found by name, so that M(learnhpc.cluster.openstack_event_resources) finds and removes them.
   - The modules of openstack.cloud 2.5.0 that create these resources have no option for tags; this module is the
     follow-up step.
   - Other tags of a resource are kept. A resource that carries the tag of another event is an error and is not
@@ -59,7 +59,7 @@ notes:
 
 EXAMPLES = r"""
 - name: Tag the network resources of event demo
-  learnhpc.cluster.event_tags:
+  learnhpc.cluster.openstack_event_tags:
     cloud: training
     event: demo
     resources:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 ---
-module: event_network
+module: openstack_event_network
 short_description: Create the network, router and security groups of a training event on OpenStack
 version_added: 0.1.0
 author: learnhpc.cluster developers (!UNKNOWN)
@@ -18,8 +18,8 @@ description:
     groups C(<event>-internal), C(<event>-login) and, with O(globus=true), C(<event>-globus) (docs/contracts.md).
   - Every resource it makes carries the tag C(learnhpc-event=<event>) from the request that creates it, when the
     cloud's Neutron has the extension C(tag-creation); otherwise it is tagged right after. Every one gets a
-    description starting with C(learnhpc event <event>:), so that M(learnhpc.cluster.event_resources) finds one
-    left untagged by an interrupted run by its exact name and that description.
+    description starting with C(learnhpc event <event>:), so that M(learnhpc.cluster.openstack_event_resources) finds
+    one left untagged by an interrupted run by its exact name and that description.
   - A resource of one of these names is the event's when it carries the event's tag, or no event's tag and the
     collection's description (then it gets the tag). One with another event's tag, or untagged without that
     description, is an error and is left alone; so are two of the event's with the same name.
@@ -62,8 +62,8 @@ options:
   globus:
     description:
       - Whether the event has the security group C(<event>-globus) of its Globus endpoint's node.
-      - With V(false) an existing C(<event>-globus) group is left as it is (M(learnhpc.cluster.event_resources)
-        removes it with the event).
+      - With V(false) an existing C(<event>-globus) group is left as it is
+        (M(learnhpc.cluster.openstack_event_resources) removes it with the event).
     type: bool
     default: false
 extends_documentation_fragment:
@@ -84,7 +84,7 @@ notes:
 
 EXAMPLES = r"""
 - name: Create the network and security groups of event demo
-  learnhpc.cluster.event_network:
+  learnhpc.cluster.openstack_event_network:
     cloud: training
     event: demo
     network_cidr: 10.42.0.0/24
