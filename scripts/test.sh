@@ -4,7 +4,8 @@
 #   setup      scripts/setup.sh (Docker engine, .venv, base image, ...)
 #   ruff       ruff check + ruff format --check
 #   lint       ansible-lint (production profile)
-#   readmes    role READMEs' variable tables match meta/argument_specs.yml
+#   readmes    role READMEs' variable tables match meta/argument_specs.yml, docs/event-file.md's
+#              key tables match module_utils/event_keys.py (scripts/event_doc.py)
 #   unit       pytest tests/unit
 #   sanity     ansible-test sanity (no ignore files)
 #   build      ansible-galaxy collection build + install into an empty path, roles listed
@@ -224,7 +225,7 @@ fi
 checks() {
     stage ruff sh -c 'ruff check . && ruff format --check .'
     stage lint ansible-lint
-    stage readmes python scripts/role_readme.py --check
+    stage readmes sh -c 'python scripts/role_readme.py --check && python scripts/event_doc.py --check'
     stage unit pytest -q tests/unit
     stage sanity scripts/sanity.sh
     stage build build_and_install

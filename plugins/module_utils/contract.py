@@ -9,7 +9,7 @@ Python of a node and gets this file beside it.
 - The labels of Docker containers, networks and volumes and the metadata of OpenStack servers
   (``*_KEY``), the tag of Neutron resources (``event_tag``) and the description prefix of what
   the collection makes on OpenStack.
-- The event name rule (``EVENT_NAME_RE``; module_utils/event.py's ``event_name_error`` says why a name breaks it),
+- The event name rule (``EVENT_NAME_RE``; module_utils/event_file.py's ``event_name_error`` says why a name breaks it),
   and the lengths of host and user names.
 - The labels of a node (``node_labels``) and of a Docker network or volume (``resource_labels``).
 - The names of what an event has on a provider (``openstack_names``, ``docker_names``).

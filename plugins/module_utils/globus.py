@@ -5,7 +5,7 @@
 The formats of the names Globus takes (client IDs, identity domains, identity user names),
 the checks of the role's settings (one line each), the command lines the role runs, and the
 reading of what ``globus-connect-server ... list --format json`` prints. Plain Python, so
-that the event file's checks (module_utils/event.py), the role's filters and the unit tests
+that the event file's checks (module_utils/event_rules.py), the role's filters and the unit tests
 share it. A message never shows the client secret or the deployment key.
 """
 

@@ -40,7 +40,7 @@ from ansible_collections.learnhpc.cluster.plugins.module_utils.contract import (
     secret_values,
     tags_event,
 )
-from ansible_collections.learnhpc.cluster.plugins.module_utils.event import event_name_error
+from ansible_collections.learnhpc.cluster.plugins.module_utils.event_file import event_name_error
 
 try:
     import keystoneauth1.exceptions as ks_exceptions

@@ -337,11 +337,11 @@ errors:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib  # noqa: E402
 
-from ansible_collections.learnhpc.cluster.plugins.module_utils.event import (  # noqa: E402
+from ansible_collections.learnhpc.cluster.plugins.module_utils.event_checker import parse_date  # noqa: E402
+from ansible_collections.learnhpc.cluster.plugins.module_utils.event_file import (  # noqa: E402
     HAS_YAML,
     YAML_IMPORT_ERROR,
     load_event,
-    parse_date,
 )
 
 ARGUMENT_SPEC = {

@@ -160,7 +160,8 @@ from ansible_collections.learnhpc.cluster.plugins.module_utils.contract import (
     ROLES_KEY,
 )
 from ansible_collections.learnhpc.cluster.plugins.module_utils.docker_api import DockerAPI, DockerError
-from ansible_collections.learnhpc.cluster.plugins.module_utils.event import event_name_error, parse_date
+from ansible_collections.learnhpc.cluster.plugins.module_utils.event_checker import parse_date
+from ansible_collections.learnhpc.cluster.plugins.module_utils.event_file import event_name_error
 from ansible_collections.learnhpc.cluster.plugins.module_utils.openstack import (
     OpenStackModule,
     server_event,

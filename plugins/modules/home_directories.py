@@ -118,7 +118,10 @@ import stat
 
 from ansible.module_utils.basic import AnsibleModule
 
-POSIX_NAME = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
+from ansible_collections.learnhpc.cluster.plugins.module_utils.contract import USER_NAME_RE
+
+# A user or group name (docs/contracts.md): at most 32 characters, useradd's limit.
+POSIX_NAME = USER_NAME_RE
 
 
 def copy_skel(skel, home, uid, gid):

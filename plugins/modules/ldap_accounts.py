@@ -207,6 +207,7 @@ import re
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.learnhpc.cluster.plugins.module_utils.contract import USER_NAME_RE
 from ansible_collections.learnhpc.cluster.plugins.module_utils.directory import (
     LDAP_ARGUMENT_SPEC,
     DirectoryError,
@@ -216,7 +217,8 @@ from ansible_collections.learnhpc.cluster.plugins.module_utils.directory import 
     sha512_crypt,
 )
 
-POSIX_NAME = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
+# A user or group name (docs/contracts.md): at most 32 characters, useradd's limit.
+POSIX_NAME = USER_NAME_RE
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 KEY = re.compile(
     r"^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-\S+@openssh\.com) [A-Za-z0-9+/]+={0,3}( .*)?$"

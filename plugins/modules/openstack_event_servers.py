@@ -283,7 +283,7 @@ from ansible_collections.learnhpc.cluster.plugins.module_utils.contract import (
     SSH_USER_KEY,
     node_labels,
 )
-from ansible_collections.learnhpc.cluster.plugins.module_utils.event import parse_date
+from ansible_collections.learnhpc.cluster.plugins.module_utils.event_checker import parse_date
 from ansible_collections.learnhpc.cluster.plugins.module_utils.openstack import (
     PROVIDER,
     OpenStackModule,

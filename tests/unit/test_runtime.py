@@ -19,7 +19,7 @@ def test_redirects_lead_to_modules_of_the_collection():
     assert routes
     for old, route in routes.items():
         assert old not in MODULES, f"{old} is both a module and a redirect"
-        prefix, _, new = route["redirect"].rpartition(".")
+        prefix, new = route["redirect"].rsplit(".", 1)
         assert prefix == "learnhpc.cluster" and new in MODULES, f"{old} leads to {route['redirect']}, which is missing"
 
 

@@ -13,7 +13,7 @@ import yaml
 
 from ansible_collections.learnhpc.cluster.plugins.filter import docker as docker_filter
 from ansible_collections.learnhpc.cluster.plugins.module_utils import contract, openstack
-from ansible_collections.learnhpc.cluster.plugins.module_utils import event as event_schema
+from ansible_collections.learnhpc.cluster.plugins.module_utils import event_file as event_schema
 from ansible_collections.learnhpc.cluster.plugins.plugin_utils import inventory_openstack
 
 ROOT = Path(__file__).resolve().parents[4]

@@ -1,6 +1,6 @@
 # Copyright: learnhpc.cluster developers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Unit tests of the event file schema (plugins/module_utils/event.py)."""
+"""Unit tests of the event file schema (plugins/module_utils/event_file.py and the modules it uses)."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ansible_collections.learnhpc.cluster.plugins.module_utils import contract
-from ansible_collections.learnhpc.cluster.plugins.module_utils import event as ev
+from ansible_collections.learnhpc.cluster.plugins.module_utils import contract, event_checker, event_keys, event_rules
+from ansible_collections.learnhpc.cluster.plugins.module_utils import event_file as ev
 
 TODAY = "2025-06-01"
 REPO = Path(__file__).resolve().parents[4]
@@ -523,8 +523,8 @@ def test_three_digits_when_max_count_above_99():
 
 
 def test_compute_short_name():
-    assert ev.compute_short_name("compute", 1, 2) == "compute-01"
-    assert ev.compute_short_name("compute", 7, 100) == "compute-007"
+    assert event_rules.compute_short_name("compute", 1, 2) == "compute-01"
+    assert event_rules.compute_short_name("compute", 7, 100) == "compute-007"
 
 
 def test_nodes_list_and_compute_names():
@@ -945,7 +945,7 @@ def test_instructor_ssh_key_is_required():
     fails(instructors({"name": "ada", "ssh_key": None}), "accounts.instructors[0].ssh_key", "'generate'")
 
 
-@pytest.mark.parametrize("key_type", ev.SSH_KEY_TYPES)
+@pytest.mark.parametrize("key_type", event_checker.SSH_KEY_TYPES)
 def test_instructor_ssh_key_types(key_type):
     key = make_key(key_type)
     assert ok(instructors({"name": "ada", "ssh_key": key}))["accounts"]["instructors"][0]["ssh_key"] == key
@@ -978,9 +978,9 @@ def test_instructor_ssh_key_invalid(key, text):
 
 
 def test_ssh_key_error():
-    assert ev.ssh_key_error(ED25519) is None
-    assert ev.ssh_key_error(ECDSA) is None
-    assert ev.ssh_key_error("generate") is not None  # only the schema knows "generate"
+    assert event_checker.ssh_key_error(ED25519) is None
+    assert event_checker.ssh_key_error(ECDSA) is None
+    assert event_checker.ssh_key_error("generate") is not None  # only the schema knows "generate"
 
 
 @pytest.mark.parametrize("email", ["ada", "ada@", "@example.org", "ada@example", "a da@example.org", 3])
@@ -1375,21 +1375,21 @@ def test_the_smallest_example_of_the_docs_validates():
 @pytest.mark.parametrize(
     ("section", "keys"),
     [
-        ("", ev.TOP_KEYS),
-        ("nodes.mgmt", ev.NODE_KEYS),
-        ("nodes.login", ev.NODE_KEYS),
-        ("nodes.compute", ev.COMPUTE_KEYS),
-        ("docker", ev.DOCKER_KEYS),
-        ("openstack", ev.OPENSTACK_KEYS),
-        ("openstack.flavors", ev.FLAVORS_KEYS),
-        ("accounts", ev.ACCOUNTS_KEYS),
-        ("", ev.INSTRUCTOR_KEYS),
-        ("budget", ev.BUDGET_KEYS),
-        ("software", ev.SOFTWARE_KEYS),
-        ("services", ev.SERVICES_KEYS),
-        ("autoscale", ev.AUTOSCALE_KEYS),
-        ("globus", ev.GLOBUS_KEYS),
-        ("nodes.dtn", ev.NODE_KEYS),
+        ("", event_keys.keys_in("")),
+        ("nodes.mgmt", event_keys.keys_in("nodes.mgmt")),
+        ("nodes.login", event_keys.keys_in("nodes.login")),
+        ("nodes.compute", event_keys.keys_in("nodes.compute")),
+        ("docker", event_keys.keys_in("docker")),
+        ("openstack", event_keys.keys_in("openstack")),
+        ("openstack.flavors", event_keys.keys_in("openstack.flavors")),
+        ("accounts", event_keys.keys_in("accounts")),
+        ("", event_keys.keys_in("accounts.instructors[]")),
+        ("budget", event_keys.keys_in("budget")),
+        ("software", event_keys.keys_in("software")),
+        ("services", event_keys.keys_in("services")),
+        ("autoscale", event_keys.keys_in("autoscale")),
+        ("globus", event_keys.keys_in("globus")),
+        ("nodes.dtn", event_keys.keys_in("nodes.dtn")),
     ],
 )
 def test_every_key_is_documented(section, keys):
