@@ -12,13 +12,14 @@ Python of a node and gets this file beside it.
 - The event name rule (``EVENT_NAME_RE``; module_utils/event_file.py's ``event_name_error`` says why a name breaks it),
   and the lengths of host and user names.
 - The labels of a node (``node_labels``) and of a Docker network or volume (``resource_labels``).
-- The names of what an event has on a provider (``openstack_names``, ``docker_names``).
+- The names of what an event has on a provider (``openstack_names``, ``docker_names``, ``libvirt_names``).
 - The words that mark a secret in a configuration, the values found under them
   (``secret_values``) and a message with them replaced (``scrub``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 # --- Labels and metadata -------------------------------------------------------------------
@@ -42,7 +43,7 @@ NODE_KEYS = (EVENT_KEY, ROLES_KEY, END_DATE_KEY, EXPIRES_KEY, PROVIDER_KEY)
 RESOURCE_KEYS = (EVENT_KEY, END_DATE_KEY, PROVIDER_KEY)
 # Node roles, in the order of their names (dtn: the Globus endpoint's data transfer node).
 NODE_ROLES = ("mgmt", "login", "compute", "dtn")
-PROVIDERS = ("docker", "openstack")
+PROVIDERS = ("docker", "openstack", "libvirt")
 # Host names (servers, containers) and the user names of the nodes (openstack.ssh_user).
 HOST_NAME_MAX = 63
 USER_NAME_MAX = 32
@@ -130,6 +131,30 @@ def docker_names(event, shared_dirs=("home", "project", "scratch")):
         "network": f"learnhpc-{event}",
         "volumes": {directory: f"learnhpc-{event}-{directory}" for directory in shared_dirs},
     }
+
+
+# libvirt: the XML namespace of the <metadata> element that carries a domain's labels
+# (libvirt_metadata), and the most characters of a Linux network interface name (a bridge).
+LIBVIRT_METADATA_NS = "https://learnhpc.org/xmlns/libvirt/node/1"
+LIBVIRT_METADATA_PREFIX = "learnhpc"
+IFNAME_MAX = 15
+
+
+def libvirt_names(event):
+    """The exact names of what an event has on libvirt besides its domains (named as its nodes).
+
+    The bridge's name must fit in IFNAME_MAX characters, which no event name of 24 does with a
+    prefix: it is made from a hash of the name instead.
+    """
+    digest = hashlib.sha256(event.encode()).hexdigest()[:10]
+    return {"network": f"learnhpc-{event}", "bridge": f"lh-{digest}", "pool": f"learnhpc-{event}"}
+
+
+def libvirt_default_cidr(event):
+    """The default address range of an event's libvirt network: a /24 of 10.77.0.0/16 chosen by the
+    event's name, so that events side by side on one host rarely need to set one."""
+    number = int(hashlib.sha256(event.encode()).hexdigest()[:8], 16) % 254 + 1
+    return f"10.77.{number}.0/24"
 
 
 def is_secret_key(key):

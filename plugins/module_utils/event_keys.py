@@ -21,7 +21,7 @@ A row (``Key``):
 - ``choices``; ``pattern`` and ``rule``: what a string must match, and the words for it in a
   message ("must be <rule>"). For an integer or number, ``rule`` replaces the words made from
   the bounds; for ``true``, it says why.
-- ``provider``: ``docker`` or ``openstack`` when the key (with all below it) belongs to one
+- ``provider``: ``docker``, ``openstack`` or ``libvirt`` when the key (with all below it) belongs to one
   provider only: it is then an error with the other. None: both.
 - ``required``: whether the key must be given, ``hint`` the words after "is required".
 - ``doc``: the "meaning" column of the key's row in docs/event-file.md ("" for a mapping whose
@@ -57,6 +57,8 @@ HOST_LABEL_RULE = "a host-name label (lower-case letters, digits and '-', starti
 POSIX_NAME_RULE = "a user name (lower-case letters, digits, '_' and '-', not starting with a digit or '-')"
 EESSI_VERSION_RE = re.compile(r"^\d{4}\.\d{2}$")
 DEFAULT_PROVIDER = "docker"
+ABSOLUTE_PATH_RE = re.compile(r"^/[^\0]*$")
+ABSOLUTE_PATH_RULE = "an absolute path"
 # Compute node numbers have at most three digits.
 MAX_COMPUTE = 999
 
@@ -99,7 +101,8 @@ KEYS = (
     Key("description", "text", "",
         doc="Free text, e.g. the course title."),
     Key("provider", "choice", DEFAULT_PROVIDER, choices=PROVIDERS,
-        doc="Where the nodes come from: containers on this machine, or servers in an OpenStack cloud."),
+        doc="Where the nodes come from: containers on this machine, servers in an OpenStack cloud, or virtual "
+        "machines on this machine through libvirt."),
     Key("start_date", "date",
         doc="First day of the event.", doc_default="today"),
     Key("end_date", "date", required=True, hint=" (the last day of the event, YYYY-MM-DD)",
@@ -159,6 +162,50 @@ KEYS = (
     Key("docker.rest_port", "integer", 6820, minimum=1, maximum=65535,
         doc="With `services.slurm_rest`: port on this machine that leads to the job gateway (Slurm's REST API, "
         "HTTPS) on the login node. Must then differ from `ssh_port` and `https_port`; unused otherwise."),
+
+    Key("libvirt", "mapping", provider="libvirt",
+        doc="libvirt settings; only with `provider: libvirt`: every node is a virtual machine on this machine "
+        "(or the libvirt host of `uri`), on a NAT network of the event's own."),
+    Key("libvirt.uri", "string", "qemu:///system",
+        doc="The libvirt connection. The event's VMs, network and storage pool are made there."),
+    Key("libvirt.image", "string", "/var/lib/libvirt/images/learnhpc/node-12.qcow2", pattern=ABSOLUTE_PATH_RE,
+        rule=ABSOLUTE_PATH_RULE,
+        doc="Disk image (qcow2) every node's disk starts from; each node writes to an overlay of its own. The default "
+        "is the node disk that `LEARNHPC_SETUP_LIBVIRT=1 make setup` builds from the baked node image (every package "
+        "of the roles installed). A Debian 12 cloud image (`debian-12-genericcloud-amd64.qcow2`) works with "
+        "`boot: disk`.", doc_type="absolute path"),
+    Key("libvirt.boot", "choice", "kernel", choices=("kernel", "disk"),
+        doc="`kernel`: QEMU starts `kernel` with `initrd` and the image as its root file system (the default image "
+        "has no boot loader). `disk`: the image boots by itself, as a cloud image does."),
+    Key("libvirt.kernel", "string", "/var/lib/libvirt/images/learnhpc/node-12.vmlinuz", pattern=ABSOLUTE_PATH_RE,
+        rule=ABSOLUTE_PATH_RULE,
+        doc="With `boot: kernel`: the kernel to start.", doc_type="absolute path"),
+    Key("libvirt.initrd", "string", "/var/lib/libvirt/images/learnhpc/node-12.initrd.img", pattern=ABSOLUTE_PATH_RE,
+        rule=ABSOLUTE_PATH_RULE,
+        doc="With `boot: kernel`: its initial RAM disk.", doc_type="absolute path"),
+    Key("libvirt.network_cidr", "ipv4_network",
+        doc="Address range of the event's NAT network. Must be a network address with a prefix length from 16 to "
+        "28, and must not overlap another network of the host.", doc_type="IPv4 network",
+        doc_default="a /24 of 10.77.0.0/16 chosen by the event's name"),
+    Key("libvirt.ssh_port", "integer", 2222, minimum=1, maximum=65535,
+        doc="Port on this machine that leads to SSH on the login node, as `docker.ssh_port`."),
+    Key("libvirt.https_port", "integer", 8443, minimum=1, maximum=65535,
+        doc="Port on this machine that leads to the web services (JupyterHub). Must differ from `ssh_port`."),
+    Key("libvirt.rest_port", "integer", 6820, minimum=1, maximum=65535,
+        doc="With `services.slurm_rest`: port on this machine that leads to the job gateway. Must then differ from "
+        "`ssh_port` and `https_port`."),
+    Key("libvirt.bind_address", "ip_address", "127.0.0.1",
+        doc="Address the ports listen on, as `docker.bind_address`.", doc_type="IP address"),
+    Key("libvirt.node_vcpus", "integer", 1, minimum=1, maximum=64,
+        doc="Virtual CPUs of each node. Without hardware virtualization (QEMU's TCG) each is one thread of this "
+        "machine, and slow: count on one core of the host per node that boots at once."),
+    Key("libvirt.node_memory_mb", "integer", 2048, minimum=512,
+        doc="Memory of each node, MiB."),
+    Key("libvirt.node_disk_gb", "integer", 10, minimum=4, maximum=2048,
+        doc="Size of each node's disk, GiB; the root file system grows to it at the first boot."),
+    Key("libvirt.ssh_user", "string", "debian", pattern=USER_NAME_RE, rule=USER_NAME_RULE,
+        doc="The image's default user, used by Ansible (cloud-init gives it the event's SSH key).",
+        doc_type="user name"),
 
     Key("openstack", "mapping", provider="openstack", required=True,
         doc="OpenStack settings; **required** with `provider: openstack`, an error with `provider: docker`.",

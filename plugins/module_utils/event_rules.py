@@ -18,6 +18,8 @@ from ansible_collections.learnhpc.cluster.plugins.module_utils.contract import (
     HOST_NAME_MAX,
     NODE_ROLES,
     docker_names,
+    libvirt_default_cidr,
+    libvirt_names,
     node_labels,
     openstack_names,
     resource_labels,
@@ -71,15 +73,16 @@ def check_event(c, data, name, today, *, check_dates, name_ok):
     event["nodes"] = nodes = _check_nodes(c, data, provider)
     if name_ok:
         _check_node_names(c, name, nodes)
-    event["docker"] = _check_docker(c, data, provider)
+    event["docker"] = _check_ports(c, data, "docker", provider)
     event["openstack"] = check_key(c, data, "openstack", provider)
+    event["libvirt"] = _check_ports(c, data, "libvirt", provider)
     event["accounts"] = _check_accounts(c, data)
     event["budget"] = check_key(c, data, "budget")
     event["software"] = _check_software(c, data, provider, nodes)
     event["services"] = services = check_key(c, data, "services")
     event["jupyterhub"] = _check_jupyterhub(c, data, services)
     event["autoscale"] = _check_autoscale(c, data, provider, nodes)
-    _check_rest_port(c, event["docker"], services)
+    _check_rest_port(c, event, services)
     event["globus"] = _check_globus(c, data, event)
     if name_ok:
         _check_dtn_name(c, name, nodes)
@@ -195,21 +198,25 @@ def _check_dtn_name(c, event_name, nodes):
 # -- providers, accounts and the rest ------------------------------------------------------
 
 
-def _check_docker(c, data, provider):
-    docker = check_key(c, data, "docker", provider)
-    if docker not in (None, BAD) and docker["ssh_port"] is not BAD and docker["ssh_port"] == docker["https_port"]:
-        c.error("docker.https_port", f"must differ from docker.ssh_port, both are {docker['ssh_port']}")
-    return docker
+def _check_ports(c, data, section_name, provider):
+    """The docker or libvirt section: the ports on this machine that lead to the login node must differ."""
+    ports = check_key(c, data, section_name, provider)
+    if ports not in (None, BAD) and ports["ssh_port"] is not BAD and ports["ssh_port"] == ports["https_port"]:
+        c.error(f"{section_name}.https_port", f"must differ from {section_name}.ssh_port, both are {ports['ssh_port']}")
+    return ports
 
 
-def _check_rest_port(c, docker, services):
-    """With services.slurm_rest on the docker provider, the gateway's port is published too."""
-    if docker in (None, BAD) or services is BAD or services["slurm_rest"] is not True:
+def _check_rest_port(c, event, services):
+    """With services.slurm_rest on a provider that forwards ports of this machine (docker, libvirt), the
+    gateway's port is one of them too."""
+    section_name = event["provider"] if event["provider"] in ("docker", "libvirt") else None
+    ports = event.get(section_name) if section_name else None
+    if ports in (None, BAD) or services is BAD or services["slurm_rest"] is not True:
         return
-    rest = docker["rest_port"]
+    rest = ports["rest_port"]
     for key in ("ssh_port", "https_port"):
-        if rest is not BAD and docker[key] is not BAD and rest == docker[key]:
-            c.error("docker.rest_port", f"must differ from docker.{key}, both are {rest}")
+        if rest is not BAD and ports[key] is not BAD and rest == ports[key]:
+            c.error(f"{section_name}.rest_port", f"must differ from {section_name}.{key}, both are {rest}")
 
 
 def _check_accounts(c, data):
@@ -346,10 +353,12 @@ def _place_globus(c, event):
             "and other endpoints connect from anywhere",
         )
     else:
+        provider = event["provider"]
+        verb = "publishes" if provider == "docker" else "forwards"
         c.warn(
             "globus",
-            "the docker provider publishes no Globus data ports (50000-51000), and port 443 only on "
-            "docker.bind_address: the endpoint is set up, but Globus cannot reach it for transfers",
+            f"the {provider} provider {verb} no Globus data ports (50000-51000), and port 443 only on "
+            f"{provider}.bind_address: the endpoint is set up, but Globus cannot reach it for transfers",
         )
 
 
@@ -365,6 +374,8 @@ def complete_event(c, event):
             if node["flavor"] is None:
                 # The data transfer node has the login node's flavor.
                 node["flavor"] = flavors["login" if role == "dtn" else role]
+    if event["provider"] == "libvirt" and event["libvirt"]["network_cidr"] is None:
+        event["libvirt"]["network_cidr"] = libvirt_default_cidr(event["name"])
     if event["globus"]:
         _place_globus(c, event)
     event.update(_derived(event["name"], nodes, event["end_date"], event["accounts"]["grace_days"]))
@@ -400,13 +411,16 @@ def _derived(name, nodes, end, grace_days):
 def _provider_names(event):
     """The derived keys of the provider (docs/contracts.md), so that no playbook or role builds them:
     ``resources``, the names of what the event has at its provider besides its nodes; ``labels``,
-    the labels (metadata on OpenStack) of a compute node (``compute``) and, on Docker, of a network
+    the labels (metadata on OpenStack and libvirt) of a compute node (``compute``) and, on Docker, of a network
     or volume (``resource``)."""
     name, provider = event["name"], event["provider"]
     end, expires = event["end_date"], event["expires"]
     if provider == "openstack":
         resources = openstack_names(name)
         ssh_user = event["openstack"]["ssh_user"]
+    elif provider == "libvirt":
+        resources = libvirt_names(name)
+        ssh_user = event["libvirt"]["ssh_user"]
     else:
         resources = docker_names(name)
         ssh_user = None

@@ -218,7 +218,7 @@ event:
     docker:
       description:
         - The Docker settings C(image), C(ssh_port), C(https_port), C(bind_address), C(node_cpus),
-          C(node_memory_mb) and C(rest_port); null when the provider is V(openstack).
+          C(node_memory_mb) and C(rest_port); null with another provider.
       type: dict
       returned: success
       sample:
@@ -229,10 +229,32 @@ event:
         node_cpus: null
         node_memory_mb: null
         rest_port: 6820
+    libvirt:
+      description:
+        - The libvirt settings C(uri), C(image), C(boot), C(kernel), C(initrd), C(network_cidr) (its default filled in),
+          C(ssh_port), C(https_port), C(rest_port), C(bind_address), C(node_vcpus), C(node_memory_mb), C(node_disk_gb)
+          and C(ssh_user); null with another provider.
+      type: dict
+      returned: success
+      sample:
+        uri: qemu:///system
+        image: /var/lib/libvirt/images/learnhpc/node-12.qcow2
+        boot: kernel
+        kernel: /var/lib/libvirt/images/learnhpc/node-12.vmlinuz
+        initrd: /var/lib/libvirt/images/learnhpc/node-12.initrd.img
+        network_cidr: 10.77.81.0/24
+        ssh_port: 2222
+        https_port: 8443
+        rest_port: 6820
+        bind_address: 127.0.0.1
+        node_vcpus: 1
+        node_memory_mb: 2048
+        node_disk_gb: 10
+        ssh_user: debian
     openstack:
       description:
         - The OpenStack settings C(cloud), C(image), C(flavors), C(network_cidr), C(external_network),
-          C(allowed_cidrs), C(ssh_user) and C(key_name); null when the provider is V(docker).
+          C(allowed_cidrs), C(ssh_user) and C(key_name); null with another provider.
       type: dict
       returned: success
       sample:

@@ -162,6 +162,7 @@ def test_normalized_keys():
         "nodes",
         "docker",
         "openstack",
+        "libvirt",
         "accounts",
         "budget",
         "software",
@@ -253,7 +254,7 @@ def test_every_error_is_one_line_prefixed_with_the_path():
 
 def test_path_is_the_prefix_of_errors():
     errors = validate(docker_event(provider="aws"), path="/srv/events/demo.yml")[1]
-    assert errors == ["/srv/events/demo.yml: provider: must be one of: docker, openstack, got 'aws'"]
+    assert errors == ["/srv/events/demo.yml: provider: must be one of: docker, openstack, libvirt, got 'aws'"]
 
 
 def test_example_error_text():

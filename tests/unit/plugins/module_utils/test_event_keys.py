@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from ansible_collections.learnhpc.cluster.plugins.module_utils import event_checker, event_file, event_keys
+from ansible_collections.learnhpc.cluster.plugins.module_utils.contract import PROVIDERS
 from ansible_collections.learnhpc.cluster.plugins.module_utils.event_keys import KEYS, ROWS, Key
 
 REPO = Path(__file__).resolve().parents[4]
@@ -77,6 +78,27 @@ EVERY_DOCKER_KEY = {
         "rest_port": 6800,
     },
 }
+EVERY_LIBVIRT_KEY = {
+    "end_date": "2030-12-31",
+    "provider": "libvirt",
+    "libvirt": {
+        "uri": "qemu:///system",
+        "image": "/srv/images/debian-12-genericcloud-amd64.qcow2",
+        "boot": "disk",
+        "kernel": "/srv/images/vmlinuz",
+        "initrd": "/srv/images/initrd.img",
+        "network_cidr": "10.77.3.0/24",
+        "ssh_port": 2300,
+        "https_port": 8500,
+        "rest_port": 6900,
+        "bind_address": "127.0.0.1",
+        "node_vcpus": 2,
+        "node_memory_mb": 4096,
+        "node_disk_gb": 20,
+        "ssh_user": "debian",
+    },
+}
+EVERY_EVENT = (EVERY_KEY, EVERY_DOCKER_KEY, EVERY_LIBVIRT_KEY)
 
 
 def event_doc():
@@ -110,9 +132,9 @@ def value_at(data, path):
 
 
 def test_an_event_with_every_key_of_the_table_validates_and_keeps_them():
-    given = set(paths(EVERY_KEY)) | set(paths(EVERY_DOCKER_KEY))
-    assert given == set(ROWS), "EVERY_KEY and EVERY_DOCKER_KEY should give every key of the table, and no other"
-    for data in (EVERY_KEY, EVERY_DOCKER_KEY):
+    given = set().union(*(paths(data) for data in EVERY_EVENT))
+    assert given == set(ROWS), "EVERY_KEY and EVERY_*_KEY should give every key of the table, and no other"
+    for data in EVERY_EVENT:
         event, errors = validate(data)
         assert errors == []
         for path in paths(data):
@@ -121,7 +143,8 @@ def test_an_event_with_every_key_of_the_table_validates_and_keeps_them():
 
 @pytest.mark.parametrize("path", sorted({key.parent for key in KEYS}), ids=lambda path: path or "top")
 def test_each_mapping_accepts_its_rows_only(path):
-    data = copy.deepcopy(EVERY_DOCKER_KEY if path.startswith("docker") else EVERY_KEY)
+    by_provider = {"docker": EVERY_DOCKER_KEY, "libvirt": EVERY_LIBVIRT_KEY}
+    data = copy.deepcopy(by_provider.get(path.partition(".")[0], EVERY_KEY))
     value_at(data, path)["colour"] = "blue"
     where = f"in {path.replace('[]', '[0]')}" if path else "at the top level"
     key = f"{path.replace('[]', '[0]')}.colour" if path else "colour"
@@ -146,7 +169,7 @@ def test_every_key_is_documented(key):
 def test_every_row_is_well_formed(key):
     assert key.type == "mapping" or key.type in event_checker.TYPES
     assert key.parent in ("", *ROWS) or key.parent.removesuffix("[]") in ROWS
-    assert key.provider in (None, "docker", "openstack")
+    assert key.provider in (None, *PROVIDERS)
     # Every default passes the key's own check.
     c = event_checker.Checker("events/demo.yml")
     defaults = key.default.values() if isinstance(key.default, dict) else [key.default]

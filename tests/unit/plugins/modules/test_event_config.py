@@ -141,8 +141,8 @@ def test_validation_errors_are_all_reported(capsys, events):
     assert failed
     assert result["errors"] == [
         f"{path}: colour: unknown key; the allowed keys at the top level are: name, description, provider, "
-        "start_date, end_date, nodes, docker, openstack, accounts, budget, software, services, jupyterhub, autoscale, "
-        "globus",
+        "start_date, end_date, nodes, docker, libvirt, openstack, accounts, budget, software, services, jupyterhub, "
+        "autoscale, globus",
         f"{path}: end_date: 2020-01-01 is in the past (today is 2025-06-01)",
         f"{path}: nodes.compute.count: must be an integer >= 1, got 'two'",
     ]

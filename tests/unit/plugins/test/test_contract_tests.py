@@ -34,7 +34,15 @@ def test_event_name(value, expected):
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [("docker", True), ("openstack", True), ("Docker", False), ("libvirt", False), ("", False), (None, False)],
+    [
+        ("docker", True),
+        ("openstack", True),
+        ("Docker", False),
+        ("libvirt", True),
+        ("qemu", False),
+        ("", False),
+        (None, False),
+    ],
 )
 def test_provider(value, expected):
     assert TESTS["provider"](value) is expected
