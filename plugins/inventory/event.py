@@ -2,7 +2,8 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Inventory of the nodes of learnhpc training events, read from their providers.
 
-The providers (plugins/plugin_utils/inventory_docker.py, inventory_openstack.py) list the nodes; this plugin
+The providers (plugins/plugin_utils/inventory_docker.py, inventory_openstack.py, inventory_libvirt.py) list the
+nodes; this plugin
 adds them to the inventory with their groups and variables (see inventory_nodes.py for what they return).
 """
 
@@ -13,15 +14,16 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 name: event
-short_description: Nodes of learnhpc training events, from Docker containers and OpenStack servers
+short_description: Nodes of learnhpc training events, from Docker containers, OpenStack servers and libvirt domains
 version_added: 0.1.0
 author:
   - learnhpc.cluster developers (!UNKNOWN)
 description:
   - Builds an inventory of the nodes of the learnhpc training events that exist at the configured O(providers).
-  - A node is a Docker container (provider V(docker)) or an OpenStack server (provider V(openstack)) that carries the
-    labels (OpenStack metadata) C(org.learnhpc.event), C(org.learnhpc.roles) and C(org.learnhpc.end_date)
-    described in C(docs/contracts.md) of the collection.
+  - A node is a Docker container (provider V(docker)), an OpenStack server (provider V(openstack)) or a libvirt
+    domain, a virtual machine (provider V(libvirt)), that carries the labels (OpenStack and libvirt - metadata)
+    C(org.learnhpc.event), C(org.learnhpc.roles) and C(org.learnhpc.end_date) described in C(docs/contracts.md) of
+    the collection.
   - Every node becomes a host named like its container (server). It joins the group C(event_<event>), where every
     C(-) of the event name is replaced by C(_), and the groups C(mgmt), C(login), C(compute) and C(dtn) (a data
     transfer node) of its node roles.
@@ -52,18 +54,30 @@ description:
     When the event has a generated key (see O(events_dir)), every server of the event gets it as
     C(ansible_ssh_private_key_file) and the C(ProxyCommand) form is used with C(-i <key> -o IdentitiesOnly=yes), for
     the same reason. When an event has several login nodes, the first by name that has a floating IP is the way in.'
+  - 'libvirt domains get C(ansible_host) (the fixed IPv4 address that the module
+    M(learnhpc.cluster.libvirt_event_nodes) keeps in the domain''s metadata as C(org.learnhpc.address)),
+    C(learnhpc_libvirt_address) and C(slurm_node_addr) (both that address too), C(ansible_user) (the domain''s
+    label C(org.learnhpc.ssh_user), else O(ssh_user)), C(ansible_become) (true unless that user is root),
+    C(learnhpc_libvirt_uri) (the connection of O(libvirt_uris) it was found at) and C(learnhpc_libvirt_state) (as
+    virsh names it, for example V(running) or V(shut off)); domains in every state are included. They are reached
+    directly, without a jump host (the control machine is the libvirt host, on the event''s network). When the
+    C(learnhpc.cluster.libvirt_provider) role generated the event''s key (see O(events_dir)), it is every domain''s
+    C(ansible_ssh_private_key_file) and C(ansible_ssh_common_args) holds C(-o IdentitiesOnly=yes); the host key
+    policy is that of OpenStack servers (O(ssh_options)).'
   - 'As long as no login node of an event has a floating IP (the event is being built), its nodes get their fixed IP
     only, and a warning says so; a server with no IP address at all gets no C(ansible_host), with a warning.'
   - For a server, C(slurm_node_cpus) is the VCPUs of its flavor, C(slurm_node_memory_mb) the RAM of its flavor, in
     MiB, minus O(memory_reserve_mb), at least 1. The plugin lists the servers (one C(GET /servers/detail), page by
     page) at compute API microversion 2.47, where the flavor comes with the server; on older clouds each flavor is
     looked up once per run.
+  - For a libvirt domain, C(slurm_node_cpus) is its vCPUs, C(slurm_node_memory_mb) its memory, in MiB, minus
+    O(memory_reserve_mb), at least 1.
   - For a container, C(slurm_node_cpus) is its CPU limit (C(--cpus), C(--cpu-quota) or the CPUs of C(--cpuset-cpus),
     at least 1), else the CPU count of the Docker engine. C(slurm_node_memory_mb) is its memory limit (C(--memory)),
     else the memory of the Docker engine, in MiB, minus O(memory_reserve_mb), at least 1.
-  - Only containers (servers) that have the label (metadata key) C(org.learnhpc.event) are read. Those whose labels
-    are malformed (a bad event name, no node roles, no or a bad end date) are skipped with a warning. Unknown node
-    roles are left out with a warning; a node with no known role is still a member of its event's group.
+  - Only containers (servers, domains) that have the label (metadata key) C(org.learnhpc.event) are read. Those whose
+    labels are malformed (a bad event name, no node roles, no or a bad end date) are skipped with a warning. Unknown
+    node roles are left out with a warning; a node with no known role is still a member of its event's group.
   - All strings read from the providers are marked unsafe, so they are never templated.
   - Uses a YAML configuration file whose name ends with V(event.yml), V(event.yaml), V(events.yml) or V(events.yaml).
 notes:
@@ -75,6 +89,7 @@ notes:
 requirements:
   - docker (the Docker SDK for Python) on the controller, for the V(docker) provider
   - openstacksdk on the controller, for the V(openstack) provider
+  - libvirt-python on the controller, for the V(libvirt) provider
 extends_documentation_fragment:
   - constructed
   - inventory_cache
@@ -90,9 +105,10 @@ options:
       - Where to look for the nodes of events.
       - V(docker) reads the containers of the Docker engine at O(docker_host).
       - V(openstack) reads the servers of the projects of the clouds in O(clouds).
+      - V(libvirt) reads the domains of the libvirt connections in O(libvirt_uris) (read-only).
     type: list
     elements: str
-    choices: [docker, openstack]
+    choices: [docker, openstack, libvirt]
     default: [docker]
   events:
     description:
@@ -112,7 +128,7 @@ options:
     type: str
   memory_reserve_mb:
     description:
-      - Memory in MiB that every node (container or server) keeps for its operating system and Slurm's daemons.
+      - Memory in MiB that every node (container, server or domain) keeps for its operating system and Slurm's daemons.
       - C(slurm_node_memory_mb) is the memory of the node (OpenStack - the RAM of its flavor) minus this, at least 1.
     type: int
     default: 256
@@ -140,23 +156,32 @@ options:
       - Needs an administrator's credentials (by default policy of OpenStack).
     type: bool
     default: false
+  libvirt_uris:
+    description:
+      - For the V(libvirt) provider, the libvirt connections whose domains to read, for example V(qemu:///system)
+        (the event file's C(libvirt.uri)). Each is opened read-only; one that does not answer is an error (is
+        libvirtd running? C(scripts/libvirt-host.sh start) starts it).
+    type: list
+    elements: str
+    default: [qemu:///system]
   ssh_user:
     description:
-      - The user Ansible logs in as on OpenStack servers whose metadata has no C(org.learnhpc.ssh_user). The jump to
+      - The user Ansible logs in as on OpenStack servers whose metadata, and libvirt domains whose labels, have no
+        C(org.learnhpc.ssh_user). The jump to
         the nodes behind the login node goes as the login node's user. The default user of Debian's cloud images is
         V(debian).
     type: str
     default: debian
   ssh_options:
     description:
-      - SSH options written C(Name=value), for the OpenStack servers, for example the host key policy
-        V(StrictHostKeyChecking=accept-new) and V(UserKnownHostsFile=~/.ssh/learnhpc_known_hosts).
+      - SSH options written C(Name=value), for the OpenStack servers and the libvirt domains, for example the host key
+        policy V(StrictHostKeyChecking=accept-new) and V(UserKnownHostsFile=~/.ssh/learnhpc_known_hosts).
       - They go into C(ansible_ssh_common_args) of every server, and into the C(ProxyCommand) that reaches the nodes
         behind the login node, so that the login node is checked with them too (see the description).
       - Ansible's own settings (C(host_key_checking), C(ssh_args)) apply to the target only, not to the login node
         on the way, so set a host key policy here rather than there.
-      - Without a host key policy here (neither C(StrictHostKeyChecking) nor C(UserKnownHostsFile)), the servers of
-        an event that has a state directory (C(<events_dir>/.state/<event>)) get
+      - Without a host key policy here (neither C(StrictHostKeyChecking) nor C(UserKnownHostsFile)), the servers
+        (domains) of an event that has a state directory (C(<events_dir>/.state/<event>)) get
         V(StrictHostKeyChecking=accept-new) and V(UserKnownHostsFile=<events_dir>/.state/<event>/known_hosts). So each
         event trusts its servers' keys on first use and keeps them apart from other events', whose servers may later
         get the same addresses; the file goes with the state directory at teardown.
@@ -169,6 +194,9 @@ options:
         event's key pair (the event file names no C(openstack.key_name)), its private key is
         C(<events_dir>/.state/<event>/ssh/openstack_ed25519); the OpenStack servers of that event then get it as
         C(ansible_ssh_private_key_file), and the jump through the login node uses it too.
+      - The C(learnhpc.cluster.libvirt_provider) role generates every event's key as
+        C(<events_dir>/.state/<event>/ssh/libvirt_ed25519); the libvirt domains of that event get it as
+        C(ansible_ssh_private_key_file).
       - A relative path is taken from the directory of the inventory file.
     type: str
     default: ../events
@@ -216,6 +244,16 @@ providers:
 clouds_yaml: ~/training/clouds.yaml
 
 ---
+# The containers of the local Docker engine and the virtual machines of libvirt on this machine
+# (events with provider: libvirt)
+plugin: learnhpc.cluster.event
+providers:
+  - docker
+  - libvirt
+libvirt_uris:
+  - qemu:///system
+
+---
 # Constructed features: a group per server status (openstack_ACTIVE, openstack_ERROR, ...)
 plugin: learnhpc.cluster.event
 providers:
@@ -254,11 +292,12 @@ from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructa
 from ansible.utils.unsafe_proxy import wrap_var
 
 from ansible_collections.learnhpc.cluster.plugins.plugin_utils.inventory_docker import DockerProvider
+from ansible_collections.learnhpc.cluster.plugins.plugin_utils.inventory_libvirt import LibvirtProvider
 from ansible_collections.learnhpc.cluster.plugins.plugin_utils.inventory_nodes import NODE_ROLES, PLUGIN
 from ansible_collections.learnhpc.cluster.plugins.plugin_utils.inventory_openstack import OpenStackProvider
 
 # The providers of the option providers, by name.
-PROVIDERS = {provider.name: provider for provider in (DockerProvider, OpenStackProvider)}
+PROVIDERS = {provider.name: provider for provider in (DockerProvider, OpenStackProvider, LibvirtProvider)}
 
 
 class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):

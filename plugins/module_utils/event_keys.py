@@ -127,7 +127,8 @@ KEYS = (
         doc="Number of compute nodes.", doc_type=f"integer, 1 to {MAX_COMPUTE}"),
     Key("nodes.compute.max_count", "integer", rule="an integer >= nodes.compute.count",
         doc="The most compute nodes the event may grow to. Names are checked up to this number, and it decides the "
-        "number of digits.", doc_type=f"integer, `count` to {MAX_COMPUTE}", doc_default="`count`"),
+        "number of digits. With `provider: libvirt` it must equal `count` (no autoscaling there yet).",
+        doc_type=f"integer, `count` to {MAX_COMPUTE}", doc_default="`count`"),
     Key("nodes.compute.prefix", "string", "compute", pattern=HOST_LABEL_RE, rule=HOST_LABEL_RULE,
         doc="Short names of the compute nodes are `<prefix>-01`, `<prefix>-02`, ...", doc_type="host-name label"),
     Key("nodes.compute.flavor", "string", provider="openstack",

@@ -114,6 +114,14 @@ def _check_nodes(c, data, provider):
     out = {role: check_key(c, nodes, f"nodes.{role}", provider) for role in STATIC_ROLES}
     if out["compute"] is not BAD:
         _check_compute_counts(c, out["compute"])
+        compute = out["compute"]
+        counted = BAD not in (compute["count"], compute["max_count"])
+        if provider == "libvirt" and counted and compute["max_count"] > compute["count"]:
+            compute["max_count"] = c.fail(
+                "nodes.compute.max_count",
+                f"must equal nodes.compute.count ({compute['count']}) with provider libvirt, got "
+                f"{compute['max_count']}: autoscaling is not available there yet",
+            )
     return out
 
 

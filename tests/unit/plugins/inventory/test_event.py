@@ -467,7 +467,7 @@ def test_provider_classes_are_separable():
             "learnhpc_docker_state": "running",
         },
     }
-    assert set(event.PROVIDERS) == {"docker", "openstack"}
+    assert set(event.PROVIDERS) == {"docker", "openstack", "libvirt"}
     assert event.PROVIDERS["docker"] is inventory_docker.DockerProvider
 
 

@@ -206,3 +206,14 @@ def test_a_new_row_is_picked_up(monkeypatch):
     assert "| `docker.shm_size_mb` | integer >= 1 | `64` | Shared memory of each container, MiB. |" in (
         event_doc().table("docker")
     )
+
+
+def test_libvirt_has_no_autoscaling_yet():
+    data = copy.deepcopy(EVERY_LIBVIRT_KEY)
+    data["nodes"] = {"compute": {"count": 2, "max_count": 4}}
+    assert validate(data)[1] == [
+        "events/demo.yml: nodes.compute.max_count: must equal nodes.compute.count (2) with provider libvirt, got 4:"
+        " autoscaling is not available there yet"
+    ]
+    data["nodes"] = {"compute": {"count": 2, "max_count": 2}}
+    assert validate(data)[1] == []
