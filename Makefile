@@ -1,7 +1,7 @@
 # Entry points of learnhpc.cluster; README.md explains them.
 EVENT ?= demo
 
-.PHONY: setup demo teardown test test-interrupted
+.PHONY: setup demo teardown test test-interrupted test-libvirt
 setup:
 	scripts/setup.sh
 
@@ -21,3 +21,11 @@ test:
 # shorter case that kills one run at each point in turn.
 test-interrupted: setup
 	.venv/bin/pytest -v -s tests/integration/docker/test_interrupted_deploy.py -k 'not again_and_again'
+
+# An event of three VMs through libvirt and QEMU on this machine, site.yml to ready (a guest's
+# job on the compute node, /home over kernel NFS), then torn down to nothing
+# (tests/integration/libvirt). `make test` runs the part that fits CI: the VMs provisioned,
+# kernel NFS between them, teardown.
+test-libvirt:
+	LEARNHPC_SETUP_LIBVIRT=1 scripts/setup.sh
+	LEARNHPC_LIBVIRT_SITE=1 .venv/bin/pytest -v -s tests/integration/libvirt

@@ -11,6 +11,10 @@
 #   6. The baked node image learnhpc/node:12 (the base image with the roles' packages), the
 #      docker provider's default, rebuilt only when its recipe changes.
 #   7. ansible-test's pip bootstrap, seeded (it cannot be downloaded here).
+#   8. Only with LEARNHPC_SETUP_LIBVIRT=1, for the libvirt provider: this machine as a libvirt
+#      host (scripts/libvirt-host.sh start), requirements-libvirt.txt in .venv, and the node
+#      disk made from the baked node image (scripts/images/libvirt-node.sh), rebuilt only when
+#      its recipe changes.
 #
 # Every failure ends with one line saying what is missing and how to fix it.
 set -euo pipefail
@@ -114,5 +118,23 @@ fi
 # address is not reachable here. It accepts a script already in its cache: ours runs
 # ensurepip, then pip with the arguments ansible-test gives.
 "$venv/bin/python" scripts/seed_ansible_test_bootstrap.py
+
+# --- 8. The libvirt provider (only with LEARNHPC_SETUP_LIBVIRT=1) -------------------------------
+# Its own stamp: libvirt-python is built from source, and only this step needs it.
+if [ "${LEARNHPC_SETUP_LIBVIRT:-0}" = 1 ]; then
+    as_root scripts/libvirt-host.sh start || die "scripts/libvirt-host.sh start failed (see the line above)"
+    want=$(cat requirements-libvirt.txt constraints.txt | sha256sum | cut -c1-16)
+    if [ "$(cat "$venv/.learnhpc-libvirt-stamp" 2>/dev/null)" != "$want" ]; then
+        say "installing requirements-libvirt.txt into .venv (libvirt-python is built: about a minute)"
+        "$venv/bin/python" -m pip install -q --disable-pip-version-check \
+            -r requirements-libvirt.txt -c constraints.txt 2>&1 | grep -v '^WARNING: Location' || true
+        if ! "$venv/bin/python" -c 'import libvirt, lxml' 2>/dev/null || ! "$venv/bin/python" -m pip check >/dev/null; then
+            die "pip could not install requirements-libvirt.txt: run '$venv/bin/pip install -r requirements-libvirt.txt' to see why"
+        fi
+        echo "$want" >"$venv/.learnhpc-libvirt-stamp"
+    fi
+    as_root env LEARNHPC_NODE_IMAGE="$node_image" scripts/images/libvirt-node.sh ||
+        die "building the libvirt node disk failed (see the lines above)"
+fi
 
 say "ready (docker $(docker version -f '{{ .Server.Version }}'), $("$venv/bin/ansible" --version | sed -n 1p))"

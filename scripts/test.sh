@@ -15,6 +15,9 @@
 #   openstack-cloud  tests/integration/openstack against a real OpenStack in one container
 #                    (scripts/openstack-cloud.sh; its image is built in the background from
 #                    the start of the run; the container is removed when the run ends)
+#   libvirt    tests/integration/libvirt: three VMs of an event through libvirt and QEMU,
+#              kernel NFS between them, teardown to nothing (the set-up with
+#              LEARNHPC_SETUP_LIBVIRT=1 first; libvirt's daemons stopped at the end)
 #
 # Each stage's output goes to .cache/test-logs/<stage>.log; a failed stage prints its last
 # lines. All stages run; the exit status is 1 if any failed. LEARNHPC_SCENARIOS="a b"
@@ -49,6 +52,7 @@ limit_of() {
     case $1 in
         molecule:event_demo) echo 1800 ;; # a whole event, JupyterHub's culler included
         molecule:*) echo 1500 ;;
+        libvirt) echo 1800 ;; # the node disk built, three VMs booted without hardware virtualization
         # A whole event, autoscaling and reaping on it included: about 1,500 s, 2,500 s and more on
         # a machine that is slow that day (seen on 2026-12-07: every stage 1.6 to 2 times its usual).
         openstack-cloud) echo 3300 ;;
@@ -120,6 +124,19 @@ openstack_cloud() {
 }
 
 # The chained case only; `make test-interrupted` runs one deploy per point.
+# The libvirt provider: the machine made a libvirt host and the node disk built (the set-up
+# with LEARNHPC_SETUP_LIBVIRT=1), three VMs provisioned, kernel NFS between them, teardown;
+# libvirt's daemons are stopped again at the end, whatever happened.
+libvirt_provider() {
+    trap 'scripts/libvirt-host.sh stop >/dev/null 2>&1' EXIT
+    trap 'exit 143' TERM
+    # The unit tests on libvirt's own test driver need libvirt-python, which only this set-up
+    # installs: the unit stage skips them.
+    LEARNHPC_SETUP_LIBVIRT=1 scripts/setup.sh &&
+        pytest -q -p no:cacheprovider -k libvirt tests/unit &&
+        pytest -v -s --durations=10 tests/integration/libvirt
+}
+
 interrupted_deploy() {
     trap 'exit 143' TERM
     pytest -v -s tests/integration/docker/test_interrupted_deploy.py -k again_and_again
@@ -159,6 +176,7 @@ expected_seconds() {
         molecule:cvmfs) echo 400 ;;
         molecule:sshd) echo 240 ;;
         interrupted) echo 300 ;;
+        libvirt) echo 900 ;;
         *) echo 300 ;;
     esac
 }
@@ -168,6 +186,7 @@ run_job() {
     case $name in
         openstack-cloud) stage openstack-cloud openstack_cloud ;;
         interrupted) stage interrupted interrupted_deploy ;;
+        libvirt) stage libvirt libvirt_provider ;;
         molecule:*)
             if ! stage "$name" molecule_scenario "${name#molecule:}"; then
                 # A scenario stopped half-way leaves its containers; they would slow the others.
@@ -235,7 +254,7 @@ checks() {
 }
 checks &
 checks_pid=$!
-lane_jobs=(openstack-cloud interrupted)
+lane_jobs=(openstack-cloud interrupted libvirt)
 for scenario in $(scenarios); do
     lane_jobs+=("molecule:$scenario")
 done
