@@ -9,7 +9,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 ---
 module: event_info
-short_description: List the training events of a provider (OpenStack project or Docker engine)
+short_description: List the training events of a provider (OpenStack project, Docker engine or libvirt host)
 version_added: 0.1.0
 author: learnhpc.cluster developers (!UNKNOWN)
 description:
@@ -19,6 +19,10 @@ description:
     servers and volumes and the tag C(learnhpc-event=<event>) of networks.
   - With O(provider=docker), the events of the Docker engine, from the label C(org.learnhpc.event) of containers,
     networks and volumes. The engine's API is read over its Unix socket; the OpenStack options are not used.
+  - With O(provider=libvirt), the events of the libvirt host O(libvirt_uri), from the labels in the C(<metadata>) of
+    domains (docs/contracts.md) and the networks and storage pools named C(learnhpc-<event>); the OpenStack options
+    are not used. A network or pool left without a domain counts for its event, which then has no expiry date and
+    is never RV(events[].expired).
   - Read-only; it never changes anything. C(playbooks/reap.yml) removes the events it finds expired.
 options:
   event:
@@ -29,13 +33,18 @@ options:
     description:
       - Where to look.
     type: str
-    choices: [openstack, docker]
+    choices: [openstack, docker, libvirt]
     default: openstack
   docker_host:
     description:
       - The Docker engine, as a C(unix://) address; with O(provider=docker) only.
       - Defaults to C(DOCKER_HOST), else C(unix:///var/run/docker.sock).
     type: str
+  libvirt_uri:
+    description:
+      - The libvirt connection; with O(provider=libvirt) only.
+    type: str
+    default: qemu:///system
   grace_days:
     description:
       - Days after its expiry date during which an event is not yet counted as RV(events[].expired).
@@ -69,6 +78,11 @@ EXAMPLES = r"""
   learnhpc.cluster.event_info:
     provider: docker
   register: local_events
+
+- name: List the events of this machine's libvirt
+  learnhpc.cluster.event_info:
+    provider: libvirt
+  register: vm_events
 
 - name: Show the events that are over
   ansible.builtin.debug:
@@ -104,7 +118,7 @@ events:
       type: str
       sample: "2031-01-07"
     servers:
-      description: The number of servers (containers with O(provider=docker)) of the event.
+      description: The number of servers (containers with O(provider=docker), domains with O(provider=libvirt)) of the event.
       type: int
       sample: 4
     roles:
@@ -129,7 +143,9 @@ events:
       type: int
       sample: 1
     volumes:
-      description: The number of volumes of the event (none on a cloud without block storage).
+      description:
+        - The number of volumes of the event (none on a cloud without block storage); with O(provider=libvirt), of
+          storage pools.
       type: int
       sample: 0
 skipped:
@@ -159,6 +175,7 @@ from ansible_collections.learnhpc.cluster.plugins.module_utils.contract import (
     EXPIRES_KEY,
     ROLES_KEY,
 )
+from ansible_collections.learnhpc.cluster.plugins.module_utils import libvirt_api
 from ansible_collections.learnhpc.cluster.plugins.module_utils.docker_api import DockerAPI, DockerError
 from ansible_collections.learnhpc.cluster.plugins.module_utils.event_checker import parse_date
 from ansible_collections.learnhpc.cluster.plugins.module_utils.event_file import event_name_error
@@ -307,12 +324,38 @@ class OpenStackEvents:
                     events.entry(name)["volumes"] += 1
 
 
+class LibvirtEvents:
+    """The events of a libvirt host: its domains (metadata), and its networks and pools named learnhpc-<event>."""
+
+    provider = "libvirt"
+    PREFIX = "learnhpc-"
+
+    def __init__(self, uri):
+        self.conn = libvirt_api.connect(uri, read_only=True)
+
+    def find(self, events):
+        for dom, labels in libvirt_api.event_domains(self.conn):
+            name = labels.get(EVENT_KEY)
+            if events.accept(name, f"domain {dom.name()}"):
+                roles = [role for role in (labels.get(ROLES_KEY) or "").split(",") if role]
+                events.add_server(name, roles, labels, None)
+        with libvirt_api.operation("list the networks and storage pools"):
+            kinds = (("networks", self.conn.listAllNetworks()), ("volumes", self.conn.listAllStoragePools()))
+        for kind, found in kinds:
+            for resource in found:
+                name = resource.name()
+                # Only an exact learnhpc-<event name>: anything else is not the collection's.
+                if name.startswith(self.PREFIX) and event_name_error(name[len(self.PREFIX) :]) is None:
+                    events.entry(name[len(self.PREFIX) :])[kind] += 1
+
+
 class EventInfo(OpenStackModule):
     argument_spec: ClassVar[dict] = {
         "event": {"type": "str"},
         "today": {"type": "str"},
         "grace_days": {"type": "int", "default": 0},
-        "provider": {"type": "str", "default": "openstack", "choices": ["openstack", "docker"]},
+        "provider": {"type": "str", "default": "openstack", "choices": ["openstack", "docker", "libvirt"]},
+        "libvirt_uri": {"type": "str", "default": libvirt_api.SYSTEM_URI},
         "docker_host": {"type": "str"},
     }
     module_kwargs: ClassVar[dict] = {"supports_check_mode": True}
@@ -335,9 +378,14 @@ class EventInfo(OpenStackModule):
     def run(self):
         events = _Events()
         try:
-            source = OpenStackEvents(self) if self.uses_cloud() else DockerEvents(self.params["docker_host"])
+            if self.uses_cloud():
+                source = OpenStackEvents(self)
+            elif self.params["provider"] == "libvirt":
+                source = LibvirtEvents(self.params["libvirt_uri"])
+            else:
+                source = DockerEvents(self.params["docker_host"])
             source.find(events)
-        except DockerError as exc:
+        except (DockerError, libvirt_api.LibvirtApiError) as exc:
             self.fail(str(exc))
         self.exit(
             changed=False,

@@ -12,8 +12,9 @@ hardware virtualization here, TCG):
    configure.yml does: the management node's kernel NFS server exports /home, /project and
    /scratch, the other nodes mount them with the kernel's NFS client, and a file written on
    one node is read on the others (the first test of the collection's kernel NFS path);
-4. ``teardown.yml`` leaves no domain, network, storage pool, volume or port forwarder of the
-   event, and a second teardown changes nothing.
+4. once the domains' labels say the event expired, ``reap.yml -e provider=libvirt`` removes it:
+   no domain, network, storage pool, volume, port forwarder or state directory of the event is
+   left, and its log says so; ``teardown.yml`` then changes nothing.
 
 ``make test-libvirt`` runs the whole event instead: ``site.yml`` to "is ready" (a guest's job on
 a compute node, JupyterHub off), then teardown (``LEARNHPC_LIBVIRT_SITE=1``).
@@ -33,6 +34,8 @@ import time
 from pathlib import Path
 
 import pytest
+
+from ansible_collections.learnhpc.cluster.plugins.module_utils import contract, libvirt_api
 
 ROOT = Path(__file__).resolve().parents[3]
 HERE = Path(__file__).resolve().parent
@@ -225,12 +228,29 @@ def test_site_reaches_ready(env):
     assert f"Event {EVENT} is ready" in output
 
 
-def test_teardown_leaves_nothing(env):
-    status, output, _recap = playbook("teardown.yml", env)
+def test_reap_removes_the_event_once_expired(env):
+    # The event file cannot be made with an end date behind it: the domains' labels are set as
+    # if the event had ended (the expiry date is what reap reads), as test_site.py does on OpenStack.
+    conn = libvirt_api.connect(URI)
+    for dom, labels in libvirt_api.event_domains(conn, EVENT):
+        libvirt_api.set_domain_labels(
+            dom, {**labels, contract.END_DATE_KEY: "2020-01-01", contract.EXPIRES_KEY: "2020-01-03"}
+        )
+    conn.close()
+    log = Path(env["LEARNHPC_EVENTS_DIR"]) / ".state" / "reap.log"
+    status, output, _recap = playbook("reap.yml", env, "-e", "provider=libvirt")
     assert status == 0, output[-3000:]
     assert event_objects() == {"domains": [], "networks": [], "pools": []}
+    assert f"removed {EVENT} (libvirt, ended 2020-01-01, expired 2020-01-03): 3 domains" in log.read_text(), (
+        log.read_text()
+    )
     forwarders = subprocess.run(["pgrep", "-af", "socat TCP-LISTEN:2722"], capture_output=True, text=True, check=False)
     assert forwarders.stdout == "", forwarders.stdout
-    status, output, recap = playbook("teardown.yml", env)
+    assert not (Path(env["LEARNHPC_EVENTS_DIR"]) / ".state" / EVENT).exists()
+
+
+def test_teardown_after_reap_changes_nothing(env):
+    status, output, recap = playbook("teardown.yml", env, "-e", "learnhpc_provider=libvirt")
     assert status == 0, output[-3000:]
     assert recap.get("localhost") == 0, recap
+    assert event_objects() == {"domains": [], "networks": [], "pools": []}

@@ -38,7 +38,8 @@ needs_libvirt = pytest.mark.skipif(
 
 ROOT = Path(__file__).resolve().parents[4]
 TEST_NS = "http://libvirt.org/schemas/domain/test/1.0"
-RUNNING, SHUT_OFF = 1, 5
+RUNNING = 1
+SHUT_OFF = 5
 
 
 def labels(event_name="lvdemo", roles="compute", address="10.77.9.13", ssh_user="debian", **extra):

@@ -12,6 +12,7 @@ import urllib.parse
 
 import pytest
 
+from ansible_collections.learnhpc.cluster.plugins.module_utils import contract, libvirt_api
 from ansible_collections.learnhpc.cluster.plugins.modules import event_info
 
 
@@ -256,3 +257,106 @@ def test_openstack_names_read_back_are_checked(run, cloud):
     assert not failed, result.get("msg")
     assert [e["name"] for e in result["events"]] == ["ev"]
     assert result["skipped"] == [{"resource": "server x-1", "event": "'../../etc'"}]
+
+
+# -- libvirt: libvirt's own test driver (test:///<file>.xml), skipped without libvirt-python ------
+
+try:
+    import libvirt  # noqa: F401  # only whether it imports
+
+    HAVE_LIBVIRT = True
+except ImportError:
+    HAVE_LIBVIRT = False
+
+needs_libvirt = pytest.mark.skipif(
+    not HAVE_LIBVIRT, reason="libvirt-python is not installed (LEARNHPC_SETUP_LIBVIRT=1 make setup installs it)"
+)
+
+
+def _libvirt_host(tmp_path):
+    """A test:/// host: two domains of ws (one shut off), a domain with a bad event label, one without
+    labels; the network and pool of ws and of gone (whose domains are gone), and a network not ours."""
+
+    def domain(name, labels=None, state=1):
+        metadata = ""
+        if labels is not None:
+            metadata = (
+                f"<metadata>{libvirt_api.metadata_xml(labels, prefix=contract.LIBVIRT_METADATA_PREFIX)}</metadata>"
+            )
+        return (
+            "<domain type='test' xmlns:test='http://libvirt.org/schemas/domain/test/1.0'>"
+            f"<name>{name}</name><memory unit='MiB'>512</memory><vcpu>1</vcpu><os><type>hvm</type></os>{metadata}"
+            f"<test:runstate>{state}</test:runstate></domain>"
+        )
+
+    def network(name, number):
+        return (
+            f"<network><name>{name}</name><bridge name='virbr{number}'/>"
+            f"<ip address='10.9.{number}.1' netmask='255.255.255.0'/></network>"
+        )
+
+    def pool(name):
+        return (
+            f"<pool type='dir'><name>{name}</name><target><path>/var/lib/libvirt/images/{name}</path></target></pool>"
+        )
+
+    ws = contract.node_labels("ws", ["mgmt"], "2030-12-10", "2030-12-12", "libvirt", ssh_user="debian")
+    host = "".join(
+        [
+            domain("ws-mgmt", ws),
+            domain("ws-compute-01", {**ws, contract.ROLES_KEY: "compute"}, state=5),
+            domain("evil", {**ws, contract.EVENT_KEY: "../.."}),
+            domain("someone-elses"),
+            network("learnhpc-ws", 1),
+            network("learnhpc-gone", 2),
+            network("learnhpc-Not_An_Event", 3),
+            network("lab", 4),
+            pool("learnhpc-ws"),
+        ]
+    )
+    path = tmp_path / "host.xml"
+    path.write_text(f"<node>{host}</node>", encoding="utf-8")
+    return f"test://{path}"
+
+
+@needs_libvirt
+def test_libvirt_events(run, cloud, tmp_path):
+    failed, result = run(event_info, provider="libvirt", libvirt_uri=_libvirt_host(tmp_path), today="2030-12-13")
+    assert not failed, result.get("msg")
+    assert result["events"] == [
+        {
+            "name": "gone",
+            "provider": "libvirt",
+            "end_date": None,
+            "expires": None,
+            "servers": 0,
+            "roles": {},
+            "created": None,
+            "age_days": None,
+            "expired": False,
+            "networks": 1,
+            "volumes": 0,
+        },
+        {
+            "name": "ws",
+            "provider": "libvirt",
+            "end_date": "2030-12-10",
+            "expires": "2030-12-12",
+            "servers": 2,
+            "roles": {"mgmt": 1, "compute": 1},
+            "created": None,
+            "age_days": None,
+            "expired": True,
+            "networks": 1,
+            "volumes": 1,
+        },
+    ]
+    assert result["skipped"] == [{"resource": "domain evil", "event": "'../..'"}]
+    assert cloud.log == []
+
+
+@needs_libvirt
+def test_libvirt_host_that_does_not_answer_is_one_line(run, tmp_path):
+    failed, result = run(event_info, provider="libvirt", libvirt_uri=f"test://{tmp_path}/none.xml")
+    assert failed
+    assert "\n" not in result["msg"] and f"test://{tmp_path}/none.xml" in result["msg"], result["msg"]
