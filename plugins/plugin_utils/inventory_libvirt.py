@@ -21,8 +21,10 @@ from ansible.errors import AnsibleParserError
 
 from ansible_collections.learnhpc.cluster.plugins.module_utils import contract, libvirt_api
 from ansible_collections.learnhpc.cluster.plugins.plugin_utils.inventory_nodes import (
-    LABEL_SSH_USER,
     PLUGIN,
+    event_key,
+    host_key_options,
+    labelled_user,
     node_from_labels,
     to_int,
 )
@@ -30,7 +32,7 @@ from ansible_collections.learnhpc.cluster.plugins.plugin_utils.inventory_opensta
 
 USER_NAME = contract.USER_NAME_RE
 # The private key the libvirt_provider role generates for an event, in the event's state directory.
-KEY_FILE = os.path.join("ssh", "libvirt_ed25519")
+KEY_FILE = "libvirt_ed25519"
 
 
 def _ipv4(value):
@@ -149,37 +151,18 @@ class LibvirtProvider:
 
     def _user(self, labels, name):
         """The SSH user of a domain: its label org.learnhpc.ssh_user, else the ssh_user option."""
-        user = labels.get(LABEL_SSH_USER)
-        if user is None:
-            return self.ssh_user
-        if isinstance(user, str) and USER_NAME.fullmatch(user):
-            return user
-        self.warn(
-            f"{PLUGIN}: domain {name}: ignoring label {LABEL_SSH_USER}={user!r}, not a user name; using {self.ssh_user}"
-        )
-        return self.ssh_user
-
-    def _state_dir(self, event):
-        if not self.events_dir:
-            return None
-        return os.path.normpath(os.path.abspath(os.path.join(self.events_dir, ".state", event)))
+        return labelled_user(labels, self.ssh_user, f"domain {name}", "label", self.warn)
 
     def _event_key(self, event):
         """The private key the libvirt_provider role generated for an event, None when there is none."""
-        state = self._state_dir(event)
-        key = os.path.join(state, KEY_FILE) if state else None
-        return key if key and os.path.isfile(key) else None
+        return event_key(self.events_dir, event, KEY_FILE)
 
     def _ssh_args(self, event, key):
-        """ansible_ssh_common_args: the ssh_options and, for an event with a state directory and no host key
-        policy in them, the event's own host keys file, first use trusted (the addresses of an event's network
-        come back with other keys when it is made again); with the event's key, IdentitiesOnly (an agent's keys
-        are not tried first, which could use up the server's MaxAuthTries)."""
-        options = list(self.ssh_options)
+        """ansible_ssh_common_args: the ssh_options with the event's own host keys file (host_key_options; no jump
+        host: the libvirt host reaches its networks); with the event's key, IdentitiesOnly (an agent's keys are
+        not tried first, which could use up the server's MaxAuthTries)."""
+        options = host_key_options(self.ssh_options, self.events_dir, event)
         named = {option.split("=", 1)[0].strip().lower() for option in options}
-        state = self._state_dir(event)
-        if state and os.path.isdir(state) and not named & {"stricthostkeychecking", "userknownhostsfile"}:
-            options += ["StrictHostKeyChecking=accept-new", f"UserKnownHostsFile={state}/known_hosts"]
         if key and "identitiesonly" not in named:
             options.append("IdentitiesOnly=yes")
         return " ".join(shlex.quote(arg) for option in options for arg in ("-o", option))

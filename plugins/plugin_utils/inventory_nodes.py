@@ -21,6 +21,7 @@ provider-independent part of a node, from its labels or metadata) and the helper
 from __future__ import annotations
 
 import datetime
+import os
 import re
 
 from ansible_collections.learnhpc.cluster.plugins.module_utils import contract
@@ -107,3 +108,50 @@ def node_from_labels(name, labels, provider, kind, warn):
     if labels.get(LABEL_AUTOSCALED) == "true":
         node["autoscaled"] = True
     return node
+
+
+# -- the nodes reached over SSH (OpenStack servers, libvirt domains) --------------------------
+
+
+def labelled_user(labels, default, where, word, warn):
+    """The user Ansible logs in as: the label (OpenStack: metadata) org.learnhpc.ssh_user, else ``default``.
+
+    A value that is not a user name is ignored, with a warning naming the node (``where``: ``server demo-login``)
+    and what held it (``word``: ``label``, ``metadata``).
+    """
+    user = (labels or {}).get(LABEL_SSH_USER)
+    if user is None:
+        return default
+    if isinstance(user, str) and contract.USER_NAME_RE.fullmatch(user):
+        return user
+    warn(f"{PLUGIN}: {where}: ignoring {word} {LABEL_SSH_USER}={user!r}, not a user name; using {default}")
+    return default
+
+
+def event_state_dir(events_dir, event):
+    """The state directory of an event (where its provider role keeps its SSH key and host keys), or None."""
+    if not events_dir:
+        return None
+    return os.path.normpath(os.path.abspath(os.path.join(events_dir, ".state", event)))
+
+
+def event_key(events_dir, event, key_file):
+    """The private key ``ssh/<key_file>`` that the provider role generated for an event, None when there is none."""
+    state = event_state_dir(events_dir, event)
+    key = os.path.join(state, "ssh", key_file) if state else None
+    return key if key and os.path.isfile(key) else None
+
+
+def host_key_options(ssh_options, events_dir, event):
+    """The plugin's ssh_options, and for an event with a state directory its own host keys file.
+
+    Addresses come back to other nodes and events, with other host keys: one file per event (removed with its
+    state directory at teardown), first use trusted (accept-new), unless ssh_options set a host key policy of
+    their own.
+    """
+    options = list(ssh_options)
+    named = {option.split("=", 1)[0].strip().lower() for option in options}
+    state = event_state_dir(events_dir, event)
+    if state and os.path.isdir(state) and not named & {"stricthostkeychecking", "userknownhostsfile"}:
+        options += ["StrictHostKeyChecking=accept-new", f"UserKnownHostsFile={state}/known_hosts"]
+    return options

@@ -25,9 +25,11 @@ from ansible.errors import AnsibleParserError
 from ansible_collections.learnhpc.cluster.plugins.module_utils import contract
 from ansible_collections.learnhpc.cluster.plugins.plugin_utils.inventory_nodes import (
     LABEL_EVENT,
-    LABEL_SSH_USER,
     PLUGIN,
     error_reason,
+    event_key,
+    host_key_options,
+    labelled_user,
     node_from_labels,
     one_line,
     to_int,
@@ -326,39 +328,15 @@ class OpenStackProvider:
 
     def _user(self, server, name):
         """The SSH user of a server: its metadata org.learnhpc.ssh_user, else the ssh_user option."""
-        user = (server.get("metadata") or {}).get(LABEL_SSH_USER)
-        if user is None:
-            return self.ssh_user
-        if isinstance(user, str) and USER_NAME.fullmatch(user):
-            return user
-        self.warn(
-            f"{PLUGIN}: server {name}: ignoring metadata {LABEL_SSH_USER}={user!r}, not a user name;"
-            f" using {self.ssh_user}"
-        )
-        return self.ssh_user
+        return labelled_user(server.get("metadata"), self.ssh_user, f"server {name}", "metadata", self.warn)
 
     def _event_key(self, event):
         """The private key the openstack_provider role generated for an event, None when there is none."""
-        if not self.events_dir:
-            return None
-        key = os.path.join(self.events_dir, ".state", event, "ssh", "openstack_ed25519")
-        return os.path.normpath(os.path.abspath(key)) if os.path.isfile(key) else None
+        return event_key(self.events_dir, event, "openstack_ed25519")
 
     def _event_ssh_options(self, event):
-        """The ssh_options, and for an event with a state directory its own host keys file.
-
-        Floating and fixed IPs come back to other servers and events, with other host keys: one file per event
-        (removed with its state directory at teardown), first use trusted (accept-new), unless ssh_options set a
-        host key policy of their own.
-        """
-        options = list(self.ssh_options)
-        named = {option.split("=", 1)[0].strip().lower() for option in options}
-        if not self.events_dir or named & {"stricthostkeychecking", "userknownhostsfile"}:
-            return options
-        state = os.path.normpath(os.path.abspath(os.path.join(self.events_dir, ".state", event)))
-        if os.path.isdir(state):
-            options += ["StrictHostKeyChecking=accept-new", f"UserKnownHostsFile={state}/known_hosts"]
-        return options
+        """The ssh_options, and for an event with a state directory its own host keys file (host_key_options)."""
+        return host_key_options(self.ssh_options, self.events_dir, event)
 
     def _ssh_args(self, options, jump_user=None, jump_ip=None, key=None):
         """ansible_ssh_common_args: the options, and the way through the login node (with the event's key)."""

@@ -10,6 +10,7 @@ for what the test driver cannot do (a domain that goes away while it is read).
 
 from __future__ import annotations
 
+import importlib.util
 import shlex
 from pathlib import Path
 from xml.sax.saxutils import escape
@@ -23,12 +24,7 @@ from ansible_collections.learnhpc.cluster.plugins.inventory import event
 from ansible_collections.learnhpc.cluster.plugins.module_utils import contract, libvirt_api
 from ansible_collections.learnhpc.cluster.plugins.plugin_utils import inventory_libvirt
 
-try:
-    import libvirt  # noqa: F401  # only whether it imports
-
-    HAVE_LIBVIRT = True
-except ImportError:
-    HAVE_LIBVIRT = False
+HAVE_LIBVIRT = importlib.util.find_spec("libvirt") is not None
 
 needs_libvirt = pytest.mark.skipif(
     not HAVE_LIBVIRT,

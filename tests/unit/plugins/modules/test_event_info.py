@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import http.server
+import importlib.util
 import json
 import socketserver
 import threading
@@ -261,12 +262,7 @@ def test_openstack_names_read_back_are_checked(run, cloud):
 
 # -- libvirt: libvirt's own test driver (test:///<file>.xml), skipped without libvirt-python ------
 
-try:
-    import libvirt  # noqa: F401  # only whether it imports
-
-    HAVE_LIBVIRT = True
-except ImportError:
-    HAVE_LIBVIRT = False
+HAVE_LIBVIRT = importlib.util.find_spec("libvirt") is not None
 
 needs_libvirt = pytest.mark.skipif(
     not HAVE_LIBVIRT, reason="libvirt-python is not installed (LEARNHPC_SETUP_LIBVIRT=1 make setup installs it)"
