@@ -188,7 +188,7 @@ def test_provision_boots_the_nodes(env):
         result = ssh(env, address, "hostname; cloud-init status; findmnt -no FSTYPE /")
         assert result.returncode == 0, f"{name}: {result.stderr}"
         hostname, cloud_init, root = result.stdout.split("\n")[:3]
-        assert hostname == name.removeprefix(f"{EVENT}-")
+        assert hostname == name
         assert cloud_init == "status: done", (name, result.stdout)
         assert root == "ext4"
 
