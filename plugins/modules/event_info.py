@@ -118,7 +118,8 @@ events:
       type: str
       sample: "2031-01-07"
     servers:
-      description: The number of servers (containers with O(provider=docker), domains with O(provider=libvirt)) of the event.
+      description:
+        - The number of servers (containers with O(provider=docker), domains with O(provider=libvirt)) of the event.
       type: int
       sample: 4
     roles:
@@ -169,13 +170,13 @@ skipped:
 import datetime
 from typing import ClassVar
 
+from ansible_collections.learnhpc.cluster.plugins.module_utils import libvirt_api
 from ansible_collections.learnhpc.cluster.plugins.module_utils.contract import (
     END_DATE_KEY,
     EVENT_KEY,
     EXPIRES_KEY,
     ROLES_KEY,
 )
-from ansible_collections.learnhpc.cluster.plugins.module_utils import libvirt_api
 from ansible_collections.learnhpc.cluster.plugins.module_utils.docker_api import DockerAPI, DockerError
 from ansible_collections.learnhpc.cluster.plugins.module_utils.event_checker import parse_date
 from ansible_collections.learnhpc.cluster.plugins.module_utils.event_file import event_name_error
