@@ -24,8 +24,8 @@ test-interrupted: setup
 
 # An event of three VMs through libvirt and QEMU on this machine, site.yml to ready (a guest's
 # job on the compute node, /home over kernel NFS), then torn down to nothing
-# (tests/integration/libvirt). `make test` runs the part that fits CI: the VMs provisioned,
-# kernel NFS between them, teardown.
+# (tests/integration/libvirt). LEARNHPC_TEST_LIBVIRT=1 make test runs the shorter part: the VMs
+# provisioned, kernel NFS between them, the event reaped.
 test-libvirt:
 	LEARNHPC_SETUP_LIBVIRT=1 scripts/setup.sh
 	LEARNHPC_LIBVIRT_SITE=1 .venv/bin/pytest -v -s tests/integration/libvirt

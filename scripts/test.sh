@@ -16,8 +16,9 @@
 #                    (scripts/openstack-cloud.sh; its image is built in the background from
 #                    the start of the run; the container is removed when the run ends)
 #   libvirt    tests/integration/libvirt: three VMs of an event through libvirt and QEMU,
-#              kernel NFS between them, teardown to nothing (the set-up with
-#              LEARNHPC_SETUP_LIBVIRT=1 first; libvirt's daemons stopped at the end)
+#              kernel NFS between them, reaped to nothing (the set-up with
+#              LEARNHPC_SETUP_LIBVIRT=1 first; libvirt's daemons stopped at the end); only
+#              with LEARNHPC_TEST_LIBVIRT=1 or named in LEARNHPC_STAGES, for now
 #
 # Each stage's output goes to .cache/test-logs/<stage>.log; a failed stage prints its last
 # lines. All stages run; the exit status is 1 if any failed. LEARNHPC_SCENARIOS="a b"
@@ -256,7 +257,14 @@ checks() {
 }
 checks &
 checks_pid=$!
-lane_jobs=(openstack-cloud interrupted libvirt)
+lane_jobs=(openstack-cloud interrupted)
+# Not in a plain `make test` yet: on a cold machine the libvirt stage (node disk, three VMs under
+# TCG, kernel NFS) took 1,534 s beside the other lane, and with it the run no longer fits CI's
+# time (issue 19: lane work must shrink first). LEARNHPC_TEST_LIBVIRT=1, or the stage named in
+# LEARNHPC_STAGES, runs it.
+if [ "${LEARNHPC_TEST_LIBVIRT:-0}" = 1 ] || [[ " ${LEARNHPC_STAGES:-} " == *" libvirt "* ]]; then
+    lane_jobs+=(libvirt)
+fi
 for scenario in $(scenarios); do
     lane_jobs+=("molecule:$scenario")
 done
