@@ -22,7 +22,9 @@ galaxy=${LEARNHPC_GALAXY_SLURM:?set LEARNHPC_GALAXY_SLURM to a checkout of githu
 [ -f "$galaxy/tasks/main.yml" ] || { echo "slurm_roles: $galaxy is not a checkout of ansible-slurm" >&2; exit 1; }
 image=${LEARNHPC_BASE_IMAGE:-learnhpc/debian-systemd:12}
 playbook=$top/.venv/bin/ansible-playbook
-export ANSIBLE_CALLBACKS_ENABLED=ansible.posix.profile_tasks
+# Both sides on the same connection, loaded once in the main process (callback learnhpc.cluster.preload_connections).
+export ANSIBLE_CALLBACKS_ENABLED=ansible.posix.profile_tasks,learnhpc.cluster.preload_connections
+export LEARNHPC_PRELOAD_CONNECTIONS=community.docker.docker_api
 work=$(mktemp -d)
 sides=(ours galaxy)
 

@@ -291,6 +291,7 @@ from ansible.errors import AnsibleParserError
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
 from ansible.utils.unsafe_proxy import wrap_var
 
+from ansible_collections.learnhpc.cluster.plugins.plugin_utils.connection_preload import preload_connections
 from ansible_collections.learnhpc.cluster.plugins.plugin_utils.inventory_docker import DockerProvider
 from ansible_collections.learnhpc.cluster.plugins.plugin_utils.inventory_libvirt import LibvirtProvider
 from ansible_collections.learnhpc.cluster.plugins.plugin_utils.inventory_nodes import NODE_ROLES, PLUGIN
@@ -331,6 +332,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             self._cache[cache_key] = nodes
 
         self._populate(nodes)
+        # In this process, before the workers fork: each worker would import it again otherwise.
+        preload_connections((node.get("vars") or {}).get("ansible_connection") for node in nodes)
 
     def _providers(self):
         """One provider object per configured provider, each with its client."""

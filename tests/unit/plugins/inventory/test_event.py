@@ -570,3 +570,15 @@ def test_docker_client_turns_sdk_errors_into_one_line(monkeypatch):
         "learnhpc.cluster.event: the Docker engine does not answer at tcp://127.0.0.1:1: start it (scripts/setup.sh"
         " does) or set docker_host (ConnectionRefusedError: [Errno 111] Connection refused)"
     )
+
+
+def test_the_nodes_connection_plugin_is_loaded_before_the_workers_fork(run, monkeypatch):
+    """The plugin loads the connection plugin of its nodes in the main process (plugin_utils/connection_preload.py)."""
+    plugin = inventory_loader.get("learnhpc.cluster.event")
+    module = sys.modules[type(plugin).__module__]
+    asked = []
+    monkeypatch.setattr(module, "preload_connections", lambda names: asked.append(list(names)))
+    run(FakeClient(cluster("demo", computes=1)))
+    assert asked == [["learnhpc.cluster.docker_engine"] * 3]
+    run(FakeClient([]))
+    assert asked[-1] == []
