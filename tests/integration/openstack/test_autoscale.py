@@ -439,8 +439,13 @@ def test_suspend_and_reconcile_through_the_credential(program_settings):
     assert any(f"{orphan}: removed from the provider (unknown to Slurm)" in line for line in lines), lines
     assert set(event_servers(conn)) == {static.name}
     # Nova removed the ports of the servers it deleted: only the static node's is left on the network.
-    ports = conn.network.ports(network_id=settings["network"].id)
-    assert [p.device_id for p in ports if (p.device_owner or "").startswith("compute:")] == [static.id]
+    ports = list(conn.network.ports(network_id=settings["network"].id))
+    # Every port in the message: this check failed once, under load, and its details were lost.
+    seen = [(p.id, p.device_owner, p.device_id, p.status) for p in ports]
+    assert [p.device_id for p in ports if (p.device_owner or "").startswith("compute:")] == [static.id], (
+        f"static {static.id}; ports (id, owner, device, status): {seen}; servers: {event_servers(conn)}; "
+        f"log: {log_lines(settings)[-8:]}"
+    )
     done = autoscale(settings, "reconcile", states={up: ["IDLE+CLOUD+POWERED_DOWN", ""]})
     assert done.returncode == 0, done.stdout + done.stderr
     assert log_lines(settings)[-1].endswith("0 at the provider, 0 change(s)")
