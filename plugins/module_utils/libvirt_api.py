@@ -27,6 +27,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import urllib.parse
 import xml.etree.ElementTree as ET
 from xml.sax.saxutils import escape, quoteattr
 
@@ -277,6 +278,30 @@ def _mebibytes(element):
         return None
     unit = (element.get("unit") or "KiB").lower()
     return int(element.text.strip()) * _MEMORY_UNITS.get(unit, 1024) // 1024**2
+
+
+def is_local(uri):
+    """Whether the libvirt URI ``uri`` names a daemon of this machine (no host part): its files are this machine's."""
+    return not urllib.parse.urlsplit(uri or "").netloc
+
+
+def domain_log_files(name, logs):
+    """The log files on this machine of the removed domain ``name`` of ours: its console log (when its XML,
+    whose ``<log>`` files are ``logs``, logs the console to CONSOLE_LOG_DIR) and QEMU's log of it that libvirt
+    keeps there, ``<name>.log``, with logrotate's older ones (``<name>.log.1``, ``<name>.log.2.gz``)."""
+    console = os.path.join(CONSOLE_LOG_DIR, f"{name}-console.log")
+    if console not in logs:
+        return []
+    try:
+        entries = os.listdir(CONSOLE_LOG_DIR)
+    except OSError:
+        return []
+    own = (f"{name}-console.log", f"{name}.log")
+    return sorted(
+        os.path.join(CONSOLE_LOG_DIR, entry)
+        for entry in entries
+        if entry in own or entry.startswith(tuple(f"{stem}." for stem in own))
+    )
 
 
 def domain_xml_summary(text):

@@ -210,7 +210,9 @@ notes:
     created; to change them, remove the node (or the event) and run again."
   - Nodes are not started with libvirtd (no autostart); the next run of the module starts them. The network and
     the pool are.
-  - The serial console of a node is logged to C(/var/log/libvirt/qemu/<name>-console.log).
+  - The serial console of a node is logged to C(/var/log/libvirt/qemu/<name>-console.log). With O(state=absent)
+    and a URI without a host (this machine's libvirtd), that log and QEMU's log of the domain there
+    (C(<name>.log), with those logrotate kept) go with the domain; a remote host keeps its logs.
 """
 
 EXAMPLES = r"""
@@ -1220,13 +1222,16 @@ class EventNodes:
         if pool is not None and pool.isActive():
             with operation(f"cannot refresh pool {pool_name!r}"):
                 pool.refresh(0)
+        # Log files are this machine's only when the daemon is: a remote host keeps its own.
+        local = libvirt_api.is_local(self.params["uri"])
         for dom, _labels in libvirt_api.event_domains(self.conn, event):
-            with operation(f"cannot read the XML of domain {dom.name()!r}"):
+            name = dom.name()
+            with operation(f"cannot read the XML of domain {name!r}"):
                 logs = libvirt_api.domain_xml_summary(dom.XMLDesc(0))["logs"]
             removed["volumes"] += libvirt_api.remove_domain(self.conn, dom, pool_name)
-            console = os.path.join(libvirt_api.CONSOLE_LOG_DIR, f"{dom.name()}-console.log")
-            if console in logs and os.path.isfile(console):
-                os.unlink(console)
+            for path in libvirt_api.domain_log_files(name, logs) if local else []:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(path)
         if pool is not None and pool.isActive():
             with operation(f"cannot list the volumes of pool {pool_name!r}"):
                 pool.refresh(0)

@@ -247,6 +247,9 @@ def test_reap_removes_the_event_once_expired(env):
     forwarders = subprocess.run(["pgrep", "-af", "socat TCP-LISTEN:2722"], capture_output=True, text=True, check=False)
     assert forwarders.stdout == "", forwarders.stdout
     assert not (Path(env["LEARNHPC_EVENTS_DIR"]) / ".state" / EVENT).exists()
+    # Nor their logs: the console's, and QEMU's that libvirt keeps.
+    logs = sorted(path.name for path in Path(libvirt_api.CONSOLE_LOG_DIR).glob(f"{EVENT}-*"))
+    assert logs == [], logs
 
 
 def test_teardown_after_reap_changes_nothing(env):

@@ -105,6 +105,10 @@ def host(tmp_path, monkeypatch):
         return json.dumps(lv.seeds[meta.split()[1]]).encode()
 
     monkeypatch.setattr(libvirt_api, "connect", connect)
+    # The test driver's URIs are local: a removed domain's logs would be looked for in this machine's log directory.
+    lv.logs = tmp_path / "qemu-logs"
+    lv.logs.mkdir()
+    monkeypatch.setattr(libvirt_api, "CONSOLE_LOG_DIR", str(lv.logs))
     monkeypatch.setattr(libvirt_api, "upload_volume", lambda conn, vol, data: lv.uploads.__setitem__(vol.name(), data))
     monkeypatch.setattr(libvirt_api, "seed_image", seed_image)
     monkeypatch.setattr(libvirt_event_nodes, "host_networks", lambda module: list(lv.interfaces))
@@ -628,3 +632,29 @@ def test_yaml_booleans_in_labels_are_written_as_the_collection_writes_them(run, 
     failed, _result = present(run, host, nodes=nodes)
     assert not failed
     assert libvirt_api.domain_labels(host.conn.lookupByName("demo-login"))[contract.AUTOSCALED_KEY] == "true"
+
+
+def test_absent_removes_the_logs_of_its_domains_on_this_machine_only(run, host):
+    logs = host.logs
+    present(run, host)
+    ours = ["demo-login-console.log", "demo-login.log", "demo-login.log.1", "demo-login.log.2.gz"]
+    ours += ["demo-compute-01-console.log", "demo-compute-01.log"]
+    others = ["demo-login2.log", "demo-2-login.log", "demo-login-console.log-other", "demo-x.log"]
+    for name in ours + others:
+        (logs / name).write_text("boot\n")
+    failed, _result = run(event="demo", state="absent")
+    assert not failed
+    assert sorted(path.name for path in logs.iterdir()) == sorted(others)
+
+
+def test_absent_leaves_log_files_alone_when_the_host_is_remote(monkeypatch, tmp_path):
+    monkeypatch.setattr(libvirt_api, "CONSOLE_LOG_DIR", str(tmp_path))
+    (tmp_path / "demo-login.log").write_text("boot\n")
+    assert libvirt_api.is_local("qemu:///system")
+    assert libvirt_api.is_local("test:///tmp/host.xml")
+    assert not libvirt_api.is_local("qemu+ssh://root@lab-host/system")
+    # The domain's XML logs its console elsewhere: not ours to remove.
+    assert libvirt_api.domain_log_files("demo-login", ["/elsewhere/demo-login-console.log"]) == []
+    assert libvirt_api.domain_log_files("demo-login", [str(tmp_path / "demo-login-console.log")]) == [
+        str(tmp_path / "demo-login.log")
+    ]
