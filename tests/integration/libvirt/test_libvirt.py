@@ -249,8 +249,15 @@ def test_reap_removes_the_event_once_expired(env):
     forwarders = subprocess.run(["pgrep", "-af", "socat TCP-LISTEN:2722"], capture_output=True, text=True, check=False)
     assert forwarders.stdout == "", forwarders.stdout
     assert not (Path(env["LEARNHPC_EVENTS_DIR"]) / ".state" / EVENT).exists()
-    # Nor their logs: the console's, and QEMU's that libvirt keeps.
-    logs = sorted(path.name for path in Path(libvirt_api.CONSOLE_LOG_DIR).glob(f"{EVENT}-*"))
+    # Nor their logs: the console's, and QEMU's that libvirt keeps (named by node, not by the event's prefix,
+    # which another event's nodes may share).
+    log_dir = Path(libvirt_api.CONSOLE_LOG_DIR)
+    logs = sorted(
+        path.name
+        for node in NODES
+        for pattern in (f"{node}.log*", f"{node}-console.log*")
+        for path in log_dir.glob(pattern)
+    )
     assert logs == [], logs
 
 
