@@ -23,7 +23,7 @@ import tempfile
 import time
 
 from selenium import webdriver
-from selenium.common.exceptions import TimeoutException, WebDriverException
+from selenium.common.exceptions import StaleElementReferenceException, TimeoutException, WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -108,21 +108,50 @@ def log_in(driver, url, user, password):
     driver.find_element(By.ID, "login_submit").click()
 
 
+def on_fresh_element(locate, act, attempts=5):
+    """Does `act` with the element `locate` finds, finding it again when the page replaced it meanwhile.
+
+    JupyterLab renders a new notebook's cell editor more than once while the notebook and its
+    kernel settle, so an element found a moment ago can be gone when it is clicked or typed into
+    (StaleElementReferenceException); on a busy machine that moment is longer.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            return act(locate())
+        except StaleElementReferenceException:
+            if attempt == attempts:
+                raise
+            time.sleep(1)
+    return None
+
+
+def type_cell(editor):
+    """Types CELL into the cell editor `editor`, replacing what an earlier attempt may have typed there."""
+    editor.click()
+    editor.send_keys(Keys.CONTROL, "a")
+    editor.send_keys(Keys.BACKSPACE)
+    editor.send_keys(CELL)
+
+
+def run_cell(editor):
+    editor.click()
+    editor.send_keys(Keys.CONTROL, Keys.ENTER)
+
+
 def run_first_cell(driver, attempts=3):
-    """Runs the notebook's first cell once its kernel is idle; the output area with "ran-on".
+    """Runs the notebook's first cell once its kernel is idle; the text of the output area with "ran-on".
 
     A cell run while the new notebook's kernel is still connecting is dropped by JupyterLab
     (no output, no execution count), so the cell is run again, at most `attempts` times.
     """
     for attempt in range(1, attempts + 1):
         WebDriverWait(driver, 120).until(lambda d: d.execute_script(KERNEL_IDLE))
-        editor = driver.find_element(By.CSS_SELECTOR, FIRST_CELL)
-        editor.click()
-        editor.send_keys(Keys.CONTROL, Keys.ENTER)
+        on_fresh_element(lambda: driver.find_element(By.CSS_SELECTOR, FIRST_CELL), run_cell)
         try:
-            return WebDriverWait(driver, 60).until(
+            # An output area can be replaced between being found and being read.
+            return WebDriverWait(driver, 60, ignored_exceptions=(StaleElementReferenceException,)).until(
                 lambda d: next(
-                    (e for e in d.find_elements(By.CSS_SELECTOR, OUTPUT) if "ran-on" in e.text),
+                    (text for text in (e.text for e in d.find_elements(By.CSS_SELECTOR, OUTPUT)) if "ran-on" in text),
                     False,
                 )
             )
@@ -166,13 +195,14 @@ def run(args, driver, seen):
 
         step = "notebook"
         card.click()
-        editor = WebDriverWait(driver, 120).until(ec.element_to_be_clickable((By.CSS_SELECTOR, FIRST_CELL)))
-        editor.click()
-        editor.send_keys(CELL)
+        on_fresh_element(
+            lambda: WebDriverWait(driver, 120).until(ec.element_to_be_clickable((By.CSS_SELECTOR, FIRST_CELL))),
+            type_cell,
+        )
 
         step = "cell output"
         output = run_first_cell(driver)
-        seen["cell_output"] = output.text.strip()
+        seen["cell_output"] = output.strip()
         seen["cell_seconds"] = round(time.monotonic() - started, 1)
 
         step = "terminal"
