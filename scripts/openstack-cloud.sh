@@ -4,6 +4,8 @@
 #   build    build learnhpc/openstack-zed:latest (or $LEARNHPC_TEST_CLOUD_IMAGE) and the servers'
 #            image learnhpc/cloud-node:12 when their recipes changed
 #            (scripts/images/openstack-zed.sh, scripts/images/cloud-node.sh)
+#   build-control-plane  only the first of those, which needs the base image and not the node
+#            image (scripts/test.sh starts it before the node image is there)
 #   start    build when needed, run container learnhpc-test-cloud, route the external network
 #            to it, wait until it can serve tests (at most LEARNHPC_OPENSTACK_TIMEOUT, default
 #            600 s), write .cache/openstack/clouds.yaml; nothing to do when it runs and is ready
@@ -73,8 +75,12 @@ YAML
     mv "$tmp" "$clouds"
 }
 
-build() {
+build_control_plane() {
     "$top/scripts/images/openstack-zed.sh"
+}
+
+build() {
+    build_control_plane
     "$top/scripts/images/cloud-node.sh"
 }
 
@@ -176,6 +182,7 @@ locked() {
 
 case ${1:-} in
     build | start | stop) locked "$1" ;;
+    build-control-plane) locked build_control_plane ;;
     status) status ;;
-    *) die "usage: $0 {build|start|stop|status}" ;;
+    *) die "usage: $0 {build|build-control-plane|start|stop|status}" ;;
 esac

@@ -8,15 +8,21 @@
 #   3. .venv: the pinned Python environment (requirements.txt + constraints.txt).
 #   4. .venv/collections: this checkout linked as the collection learnhpc.cluster.
 #   5. The base image learnhpc/debian-systemd:12, rebuilt only when its recipe changes.
-#   6. The baked node image learnhpc/node:12 (the base image with the roles' packages), the
+#   6. ansible-test's pip bootstrap, seeded (it cannot be downloaded here).
+#   7. The baked node image learnhpc/node:12 (the base image with the roles' packages), the
 #      docker provider's default, rebuilt only when its recipe changes.
-#   7. ansible-test's pip bootstrap, seeded (it cannot be downloaded here).
 #   8. Only with LEARNHPC_SETUP_LIBVIRT=1, for the libvirt provider: this machine as a libvirt
 #      host (scripts/libvirt-host.sh start), requirements-libvirt.txt in .venv, and the node
 #      disk made from the baked node image (scripts/images/libvirt-node.sh), rebuilt only when
 #      its recipe changes.
 #
 # Every failure ends with one line saying what is missing and how to fix it.
+#
+# What waits on the network runs beside what keeps the processors busy: the browser's packages
+# are installed while the rest goes on, and .venv is made while the base image is built.
+# `setup.sh --base` stops before the node image (7) and the libvirt host (8): scripts/test.sh
+# starts the checks of the files and the OpenStack image's build from there, and the node
+# image's build beside them.
 set -euo pipefail
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -30,26 +36,57 @@ say() { printf 'setup: %s\n' "$*"; }
 die() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo -n "$@"; fi; }
 
+base_only=0
+case ${1:-} in
+    --base) base_only=1 ;;
+    "") ;;
+    *) die "unknown argument '$1' (the only one is --base)" ;;
+esac
+
+# Jobs started in the background; each is waited for, and its failure reported, before the end.
+declare -A jobs=()
+tmp=$(mktemp -d)
+trap '[ ${#jobs[@]} -eq 0 ] || kill "${jobs[@]}" 2>/dev/null || true; rm -rf "$tmp"' EXIT
+# wait_job NAME MESSAGE: wait for the job NAME; die with MESSAGE and its output's last lines if it failed.
+wait_job() {
+    local pid=${jobs[$1]:-}
+    [ -n "$pid" ] || return 0
+    unset "jobs[$1]"
+    wait "$pid" && return 0
+    tail -n 20 "$tmp/$1.log" >&2
+    die "$2"
+}
+
 # --- 1. Debian packages -------------------------------------------------------------
+# apt_install NAME...: install the Debian packages NAME (with iptables and CA certificates).
+apt_install() {
+    command -v apt-get >/dev/null 2>&1 ||
+        die "missing $* and this is not a Debian-like system: install them by hand"
+    [ "$(id -u)" -eq 0 ] || sudo -n true 2>/dev/null ||
+        die "missing $*: run 'sudo apt-get install $*' or run this as root"
+    say "installing $*"
+    as_root apt-get update -qq >/dev/null ||
+        die "apt-get update failed: check the network and /etc/apt/sources.list"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+        "$@" iptables ca-certificates >/dev/null ||
+        die "apt-get install $* failed"
+}
 missing=()
 command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
 command -v debootstrap >/dev/null 2>&1 || [ -x /usr/sbin/debootstrap ] || missing+=(debootstrap)
 python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
-if [ "${LEARNHPC_SETUP_BROWSER:-0}" = 1 ]; then
-    command -v chromium >/dev/null 2>&1 || missing+=(chromium)
-    command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
+[ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
+# The browser (about 100 MB to download) installs while the steps below go on; nothing else uses
+# apt on this machine until it has ended.
+browser=()
+if [ "${LEARNHPC_SETUP_BROWSER:-0}" = 1 ] && [ $base_only = 0 ]; then
+    command -v chromium >/dev/null 2>&1 || browser+=(chromium)
+    command -v chromedriver >/dev/null 2>&1 || browser+=(chromium-driver)
 fi
-if [ ${#missing[@]} -gt 0 ]; then
-    command -v apt-get >/dev/null 2>&1 ||
-        die "missing ${missing[*]} and this is not a Debian-like system: install them by hand"
-    [ "$(id -u)" -eq 0 ] || sudo -n true 2>/dev/null ||
-        die "missing ${missing[*]}: run 'sudo apt-get install ${missing[*]}' or run this as root"
-    say "installing ${missing[*]}"
-    as_root apt-get update -qq >/dev/null ||
-        die "apt-get update failed: check the network and /etc/apt/sources.list"
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-        "${missing[@]}" iptables ca-certificates >/dev/null ||
-        die "apt-get install ${missing[*]} failed"
+if [ ${#browser[@]} -gt 0 ]; then
+    say "installing ${browser[*]} in the background"
+    apt_install "${browser[@]}" >"$tmp/browser.log" 2>&1 &
+    jobs[browser]=$!
 fi
 
 # --- 2. The Docker engine -------------------------------------------------------------
@@ -70,15 +107,18 @@ see $dockerd_log (last line: $(tail -n 1 "$dockerd_log" 2>/dev/null || echo none
 fi
 
 # --- 3. The Python environment -----------------------------------------------------------
+# Made while the base image (5) is built: both mostly wait on downloads.
 want=$(cat requirements.txt constraints.txt | sha256sum | cut -c1-16)
 if [ "$(cat "$venv/.learnhpc-stamp" 2>/dev/null)" != "$want" ]; then
     say "creating the Python environment in .venv"
-    [ -x "$venv/bin/python" ] || python3 -m venv "$venv" || die "python3 -m venv failed"
-    "$venv/bin/python" -m pip install -q --disable-pip-version-check \
-        -r requirements.txt -c constraints.txt 2>&1 | grep -v '^WARNING: Location' || true
-    "$venv/bin/python" -m pip check >/dev/null ||
-        die "pip could not install requirements.txt: run '$venv/bin/pip install -r requirements.txt' to see why"
-    echo "$want" >"$venv/.learnhpc-stamp"
+    (
+        set -e
+        [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+        "$venv/bin/python" -m pip install -q --disable-pip-version-check -r requirements.txt -c constraints.txt
+        "$venv/bin/python" -m pip check
+        echo "$want" >"$venv/.learnhpc-stamp"
+    ) >"$tmp/venv.log" 2>&1 &
+    jobs[venv]=$!
 fi
 
 # --- 4. This checkout as the collection learnhpc.cluster ------------------------------------
@@ -97,8 +137,20 @@ if [ "$have" != "$recipe" ]; then
     as_root env LEARNHPC_BASE_IMAGE="$base_image" scripts/images/debian-systemd.sh "$recipe" ||
         die "building $base_image failed (see the lines above)"
 fi
+wait_job venv "pip could not install requirements.txt: run '$venv/bin/pip install -r requirements.txt' to see why"
 
-# --- 6. The baked node image ---------------------------------------------------------------
+# --- 6. ansible-test's pip bootstrap -------------------------------------------------------
+# ansible-test downloads get-pip.py to bootstrap pip in its virtual environments; that
+# address is not reachable here. It accepts a script already in its cache: ours runs
+# ensurepip, then pip with the arguments ansible-test gives.
+"$venv/bin/python" scripts/seed_ansible_test_bootstrap.py
+
+if [ $base_only = 1 ]; then
+    say "ready but for the node image (docker $(docker version -f '{{ .Server.Version }}'), $("$venv/bin/ansible" --version | sed -n 1p))"
+    exit 0
+fi
+
+# --- 7. The baked node image ---------------------------------------------------------------
 # The base image with every package of the event's roles installed (scripts/images/node.sh).
 # The recipe: the base image's, the bake playbook and script, and what the roles install.
 node_recipe=$( { echo "$recipe"
@@ -113,15 +165,11 @@ if [ "$have" != "$node_recipe" ]; then
         die "building $node_image failed (see the lines above)"
 fi
 
-# --- 7. ansible-test's pip bootstrap -------------------------------------------------------
-# ansible-test downloads get-pip.py to bootstrap pip in its virtual environments; that
-# address is not reachable here. It accepts a script already in its cache: ours runs
-# ensurepip, then pip with the arguments ansible-test gives.
-"$venv/bin/python" scripts/seed_ansible_test_bootstrap.py
-
 # --- 8. The libvirt provider (only with LEARNHPC_SETUP_LIBVIRT=1) -------------------------------
 # Its own stamp: libvirt-python is built from source, and only this step needs it.
 if [ "${LEARNHPC_SETUP_LIBVIRT:-0}" = 1 ]; then
+    # libvirt-host.sh installs its packages with apt: the browser's installation must have ended.
+    wait_job browser "apt-get install ${browser[*]} failed"
     as_root scripts/libvirt-host.sh start || die "scripts/libvirt-host.sh start failed (see the line above)"
     want=$(cat requirements-libvirt.txt constraints.txt | sha256sum | cut -c1-16)
     if [ "$(cat "$venv/.learnhpc-libvirt-stamp" 2>/dev/null)" != "$want" ]; then
@@ -137,4 +185,5 @@ if [ "${LEARNHPC_SETUP_LIBVIRT:-0}" = 1 ]; then
         die "building the libvirt node disk failed (see the lines above)"
 fi
 
+wait_job browser "apt-get install ${browser[*]} failed"
 say "ready (docker $(docker version -f '{{ .Server.Version }}'), $("$venv/bin/ansible" --version | sed -n 1p))"
