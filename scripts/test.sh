@@ -255,6 +255,9 @@ if wanted openstack-cloud; then
         if [ $rc -eq 0 ] && [ "$(cat "$logs/node-image.rc")" = 0 ]; then
             scripts/openstack-cloud.sh build >>"$logs/openstack-image.log" 2>&1
             rc=$?
+        elif [ $rc -eq 0 ]; then
+            echo "no node image: the servers' image was not built" >>"$logs/openstack-image.log"
+            rc=1
         fi
         echo $rc >"$logs/openstack-image.rc"
         printf '<== openstack image build (background) ended with %s after %ss\n' $rc $(($(date +%s) - t0))
