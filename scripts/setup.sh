@@ -114,7 +114,10 @@ if [ "$(cat "$venv/.learnhpc-stamp" 2>/dev/null)" != "$want" ]; then
     (
         set -e
         [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-        "$venv/bin/python" -m pip install -q --disable-pip-version-check -r requirements.txt -c constraints.txt
+        # --no-compile: Python compiles what is imported when it is first imported (make test lets it
+        # keep the byte code); compiling every file at install time went mostly to the 15,000 files of
+        # the collections that `ansible` brings and this project never imports.
+        "$venv/bin/python" -m pip install -q --no-compile --disable-pip-version-check -r requirements.txt -c constraints.txt
         "$venv/bin/python" -m pip check
         echo "$want" >"$venv/.learnhpc-stamp"
     ) >"$tmp/venv.log" 2>&1 &

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Mapping
 
 from ansible.errors import AnsibleFilterError
 
@@ -95,6 +96,17 @@ def slurm_partition_line(partition):
     return _line(pairs, partition.get("extra"))
 
 
+def _fact(variables, name):
+    """A fact of a host from its variables: under ansible_facts, or injected as ansible_<name>.
+
+    The collection's ansible.cfg does not inject facts as variables (each task paid for a cleaned copy
+    of every host's facts); a site's configuration may.
+    """
+    facts = variables.get("ansible_facts")
+    value = facts.get(name) if isinstance(facts, Mapping) else None
+    return variables.get(f"ansible_{name}") if value is None else value
+
+
 def slurm_node_from_facts(host, hostvars, memory_reserve_mb=0):
     """A node of the slurm role for an inventory host, from its facts.
 
@@ -103,25 +115,25 @@ def slurm_node_from_facts(host, hostvars, memory_reserve_mb=0):
     are passed on as found, so that the role can name a wrong one; nothing is computed from
     a value that is not an integer.
     """
-    facts = hostvars[host]
-    node = {"name": facts.get("ansible_hostname") or host}
-    cpus = facts.get("slurm_node_cpus")
+    variables = hostvars[host]
+    node = {"name": _fact(variables, "hostname") or host}
+    cpus = variables.get("slurm_node_cpus")
     if cpus is None:
-        cpus = facts.get("ansible_processor_vcpus")
-        sockets = facts.get("ansible_processor_count")
-        cores = facts.get("ansible_processor_cores")
-        threads = facts.get("ansible_processor_threads_per_core")
+        cpus = _fact(variables, "processor_vcpus")
+        sockets = _fact(variables, "processor_count")
+        cores = _fact(variables, "processor_cores")
+        threads = _fact(variables, "processor_threads_per_core")
         topology = (sockets, cores, threads)
         # Give Slurm the topology only when it adds up: some hypervisors report odd values.
         if all(isinstance(n, int) and n > 0 for n in topology) and sockets * cores * threads == cpus:
             node.update(sockets=sockets, cores_per_socket=cores, threads_per_core=threads)
     node["cpus"] = cpus
-    memory = facts.get("slurm_node_memory_mb")
+    memory = variables.get("slurm_node_memory_mb")
     if memory is None:
-        total = facts.get("ansible_memtotal_mb")
+        total = _fact(variables, "memtotal_mb")
         memory = total - memory_reserve_mb if isinstance(total, int) and isinstance(memory_reserve_mb, int) else total
     node["real_memory"] = memory
-    address = facts.get("slurm_node_addr")
+    address = variables.get("slurm_node_addr")
     if address:
         node["node_addr"] = address
     return node

@@ -132,6 +132,16 @@ def test_node_from_facts():
     }
 
 
+def test_node_from_facts_reads_ansible_facts_when_facts_are_not_injected():
+    namespaced = {"ansible_facts": {key.removeprefix("ansible_"): value for key, value in FACTS.items()}}
+    assert slurm.slurm_node_from_facts("host1", {"host1": namespaced}, 256) == slurm.slurm_node_from_facts(
+        "host1", {"host1": FACTS}, 256
+    )
+    # ansible_facts wins over an injected variable of the same fact.
+    both = {**FACTS, "ansible_facts": {"hostname": "c09"}}
+    assert slurm.slurm_node_from_facts("h", {"h": both})["name"] == "c09"
+
+
 def test_node_from_facts_drops_a_topology_that_does_not_add_up():
     node = slurm.slurm_node_from_facts("h", {"h": {**FACTS, "ansible_processor_cores": 3}}, 0)
     assert "sockets" not in node
