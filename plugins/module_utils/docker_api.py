@@ -3,8 +3,8 @@
 """The Docker Engine API over its Unix socket, with the standard library only.
 
 The docker provider's roles use community.docker; the modules that only need a few calls
-(``event_info`` lists what carries an event's labels, ``docker_node_image`` exports and
-imports a node's file system) talk to the engine's API directly, so they need no Docker SDK
+(``event_info`` lists what carries an event's labels, ``docker_node_image`` reads what changed
+in a node and builds an image from it) talk to the engine's API directly, so they need no Docker SDK
 on the control machine. The slurm_autoscale role ships this file, unchanged, next to its
 resume and suspend programs on the Slurm controller, which has no Ansible: keep it free
 of imports beyond the standard library. Only ``unix://`` engine addresses are supported.
@@ -13,9 +13,11 @@ of imports beyond the standard library. Only ``unix://`` engine addresses are su
 from __future__ import annotations
 
 import http.client
+import io
 import json
 import os
 import socket
+import time
 import urllib.parse
 
 DEFAULT_HOST = "unix:///var/run/docker.sock"
@@ -142,6 +144,37 @@ class DockerAPI:
         headers = {"Content-Type": "application/x-tar"}
         return self.request("PUT", f"/containers/{container}/archive", body=archive, headers=headers, path=path)
 
+    def exec_output(self, container, command, timeout=None):
+        """Start ``command`` (a list) in the running ``container``; ``(exec_id, connection, stdout)``.
+
+        ``stdout`` is a binary file of the command's standard output (its ``stderr`` attribute
+        keeps the end of its standard error once read to the end); the caller closes ``connection``
+        and then asks ``exec_exit_code``.
+        """
+        created = self.post(
+            f"/containers/{container}/exec", {"Cmd": list(command), "AttachStdout": True, "AttachStderr": True}
+        )
+        connection, response = self.open(
+            "POST",
+            f"/exec/{created['Id']}/start",
+            body=json.dumps({"Detach": False, "Tty": False}).encode(),
+            headers={"Content-Type": "application/json"},
+            timeout=timeout,
+        )
+        return created["Id"], connection, ExecOutput(response)
+
+    def exec_exit_code(self, exec_id, timeout=30):
+        """The exit code of an exec whose output was read to the end: the engine may record it a moment
+        after the output ends. DockerError when it has none after ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            state = self.get(f"/exec/{exec_id}/json") or {}
+            if not state.get("Running") and state.get("ExitCode") is not None:
+                return state["ExitCode"]
+            if time.monotonic() > deadline:
+                raise DockerError(f"a command in {state.get('ContainerID', 'a container')} did not end")
+            time.sleep(0.05)
+
     def labelled(self, label):
         """``(containers, networks, volumes)`` that carry ``label`` (any value), as the engine lists them."""
         filters = {"label": [label]}
@@ -149,3 +182,47 @@ class DockerAPI:
         networks = self.get("/networks", filters=filters)
         volumes = self.get("/volumes", filters=filters).get("Volumes") or []
         return containers, networks, volumes
+
+
+class ExecOutput(io.RawIOBase):
+    """The standard output of an exec without a terminal, read from the engine's multiplexed stream.
+
+    The engine sends frames of an 8-byte header (stream: 1 stdout, 2 stderr; then the payload's
+    length, big-endian, in bytes 4 to 8) and the payload. ``stderr`` keeps the last 4 KiB of
+    standard error.
+    """
+
+    def __init__(self, response):
+        super().__init__()
+        self._response = response
+        self._pending = b""
+        self.stderr = b""
+
+    def readable(self):
+        return True
+
+    def _exactly(self, size):
+        data = b""
+        while len(data) < size:
+            chunk = self._response.read(size - len(data))
+            if not chunk:
+                if data:
+                    raise DockerError("the Docker engine broke off the output of a command")
+                return b""
+            data += chunk
+        return data
+
+    def readinto(self, buffer):
+        while not self._pending:
+            header = self._exactly(8)
+            if not header:
+                return 0
+            payload = self._exactly(int.from_bytes(header[4:8], "big"))
+            if header[0] == 1:
+                self._pending = payload
+            elif header[0] == 2:
+                self.stderr = (self.stderr + payload)[-4096:]
+        count = min(len(buffer), len(self._pending))
+        buffer[:count] = self._pending[:count]
+        self._pending = self._pending[count:]
+        return count

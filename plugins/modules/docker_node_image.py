@@ -17,11 +17,20 @@ description:
     roles configured) into a new image, leaving out the paths in O(exclude) - secrets such as the MUNGE key, caches,
     logs and the node's identity - so that new nodes started from the image are configured like the source node
     and get their secrets from whoever starts them (the resume program of the C(slurm_autoscale) role).
-  - The image is flattened (one layer made from C(docker export)), so nothing that is left out survives in a lower
-    layer.
-  - The image carries the label C(org.learnhpc.fingerprint) with O(fingerprint) and a checksum of O(exclude),
-    O(empty), O(command) and O(labels). It is made again only when that differs, so a second run with an unchanged
-    source and unchanged options changes nothing. The image it replaces is removed when no container uses it.
+  - The image is the source container's own image and, on top, what changed in the container since it was
+    created (the engine's list of changes; GNU C(tar) in the container reads those files). It is built by the
+    engine from the source's image with two steps, in JSON form only. The first removes what the source deleted, the
+    excluded paths and the content of emptied files as far as the source's image has them, the second adds the
+    changed files that are not left out. So a left-out file that the roles wrote into the source is in no layer
+    of the image, and one that the source's image already had is hidden by the first step (it stays in that
+    image's layers, which every container of that image has anyway).
+  - A changed file that is a hard link to a left-out file is left out too, whatever its name.
+  - Paths that the engine mounts into the source (volumes, C(/etc/hosts), C(/etc/hostname), C(/etc/resolv.conf))
+    are not taken from it.
+  - The image carries the label C(org.learnhpc.fingerprint) with O(fingerprint) and a checksum of the source's
+    image, O(exclude), O(empty), O(command) and O(labels). It is made again only when that differs, so a second
+    run with an unchanged source and unchanged options changes nothing. The image it replaces is removed when no
+    container uses it.
   - An existing image of that name is replaced or removed only when it carries every label of O(labels), so that
     an image of another event, or not made by this module, is never touched; the module fails with one line
     instead.
@@ -81,7 +90,7 @@ options:
     type: str
   timeout:
     description:
-      - Seconds to wait for the engine to export or import the file system.
+      - Seconds to wait for the engine while the changed files are read and the image is built.
     type: int
     default: 600
 extends_documentation_fragment:
@@ -95,6 +104,8 @@ attributes:
     platforms: posix
 notes:
   - The source container keeps running; files that change while it is copied are copied as they are at that moment.
+  - The source's image must have C(/bin/sh), C(find) and GNU C(tar) (Debian's and Ubuntu's have). The image is built
+    by the engine's classic builder, without network.
 """
 
 EXAMPLES = r"""
@@ -122,24 +133,25 @@ image:
   sample: sha256:4f2a...
 fingerprint:
   description:
-    - The label C(org.learnhpc.fingerprint) of the image after the run, O(fingerprint) and a checksum of the options
-      (null when there is none).
+    - The label C(org.learnhpc.fingerprint) of the image after the run, O(fingerprint) and a checksum of the source's
+      image and the options (null when there is none).
   returned: always
   type: str
   sample: 0c8d4e
 files:
-  description: Files and directories copied into a new image; 0 when no image was made.
+  description: Changed files and directories of the source copied into a new image; 0 when no image was made.
   returned: always
   type: int
-  sample: 21873
+  sample: 2187
 left_out:
-  description: Paths of the source left out because of O(exclude); 0 when no image was made.
+  description: Changed paths of the source left out (O(exclude), and hard links to them); 0 when no image was made.
   returned: always
   type: int
   sample: 42
 """
 
 import hashlib
+import io
 import json
 import os
 import posixpath
@@ -153,9 +165,12 @@ from ansible_collections.learnhpc.cluster.plugins.module_utils.docker_api import
 FINGERPRINT_LABEL = "org.learnhpc.fingerprint"
 
 
-def full_fingerprint(params):
-    """The source's fingerprint with what the module does to it (exclude, empty, command, labels)."""
-    settings = json.dumps([params["exclude"], params["empty"], params["command"], params["labels"]], sort_keys=True)
+def full_fingerprint(params, base):
+    """The source's fingerprint with the image it runs (``base``, an ID) and what the module does to it
+    (exclude, empty, command, labels)."""
+    settings = json.dumps(
+        [base, params["exclude"], params["empty"], params["command"], params["labels"]], sort_keys=True
+    )
     return f"{params['fingerprint']}-{hashlib.sha256(settings.encode()).hexdigest()[:12]}"
 
 
@@ -169,7 +184,7 @@ def split_name(name):
 
 
 class Selection:
-    """Which member paths of an exported file system (``etc/munge/munge.key``) are left out or emptied."""
+    """Which member paths of a file system (``etc/munge/munge.key``) are left out or emptied."""
 
     def __init__(self, exclude, empty):
         self.whole = set()
@@ -200,33 +215,132 @@ class Selection:
         return posixpath.normpath(member_path.lstrip("./")) in self.empty
 
 
-def copy_file_system(source, destination, selection):
-    """Copy a tar stream from ``source`` to ``destination`` with ``selection`` applied; ``(files, left_out)``."""
+def copy_members(reader, writer, selection, dropped):
+    """Copy the members of the tar ``reader`` to the tar ``writer`` with ``selection`` applied; ``(files, left_out)``.
+
+    Left-out paths are not copied, nor hard links to them (``dropped`` gathers their names); emptied files are
+    copied empty."""
     files = left_out = 0
-    dropped = set()
-    with tarfile.open(fileobj=source, mode="r|") as reader, tarfile.open(fileobj=destination, mode="w|") as writer:
-        for member in reader:
-            name = posixpath.normpath(member.name.lstrip("./") or ".")
-            if selection.left_out(name, member.isdir()) or (
-                member.islnk() and posixpath.normpath(member.linkname) in dropped
-            ):
-                dropped.add(name)
-                left_out += 1
-                continue
-            if member.isfile() and selection.emptied(name):
-                member.size = 0
-                writer.addfile(member)
-            elif member.isfile():
-                writer.addfile(member, reader.extractfile(member))
-            else:
-                writer.addfile(member)
-            files += 1
+    for member in reader:
+        name = posixpath.normpath(member.name.lstrip("./") or ".")
+        linked = member.islnk() and posixpath.normpath(member.linkname) in dropped
+        if linked or selection.left_out(name, member.isdir()):
+            dropped.add(name)
+            left_out += 1
+            continue
+        if member.isfile() and selection.emptied(name):
+            member.size = 0
+            writer.addfile(member)
+        elif member.isfile():
+            writer.addfile(member, reader.extractfile(member))
+        else:
+            writer.addfile(member)
+        files += 1
     return files, left_out
 
 
-def import_answer(raw):
-    """The image ID from the engine's answer to an import (JSON messages, one per line), or DockerError."""
+# Paths that the engine mounts into every container: never taken from the source.
+ENGINE_MOUNTS = ("etc/hostname", "etc/hosts", "etc/resolv.conf")
+# The most bytes of paths given to one command (Linux allows 128 KiB in one argument, 2 MiB in all).
+ARGUMENT_BYTES = 96 * 1024
+# The most bytes of paths in one RUN step of the build: the builder reads the Dockerfile in lines of at most
+# 64 KiB, and JSON may escape a path to more bytes than it has.
+RUN_BYTES = 24 * 1024
+# Run in the build, on the source's image, before the changed files are added: removes what the source
+# deleted and what the image must not have (kind, path pairs; see removal()).
+REMOVE_SCRIPT = r"""
+while [ $# -ge 2 ]; do
+    kind=$1 path=$2
+    shift 2
+    case $kind in
+        whole) rm -rf -- "$path" || exit 1 ;;
+        contents)
+            if [ -d "$path" ]; then find "$path" -xdev -mindepth 1 -maxdepth 1 -exec rm -rf -- {} + || exit 1; fi ;;
+        files)
+            if [ -d "$path" ]; then find "$path" -xdev -mindepth 1 ! -type d -exec rm -f -- {} + || exit 1; fi ;;
+        empty) if [ -f "$path" ] && [ -s "$path" ]; then : >"$path" || exit 1; fi ;;
+    esac
+done
+"""
+
+
+def mounted(path, mounts):
+    """Whether ``path`` (relative) is a mount point of ``mounts`` (relative) or lies under one."""
+    return any(path == mount or path.startswith(mount + "/") for mount in mounts)
+
+
+def plan(changes, selection, mounts):
+    """``(copied, left_out, deleted)``: the relative paths to take from the source, those left out, and those it
+    deleted.
+
+    ``changes`` is the engine's answer to ``GET /containers/{id}/changes`` (Kind 0 changed, 1 added,
+    2 deleted). A path left out as a whole is not copied; one that may be a directory kept under a
+    ``/**`` exclusion is, and the copy itself drops the files (copy_members).
+    """
+    copied, left_out, deleted = [], [], []
+    for change in sorted(changes or [], key=lambda item: item.get("Path") or ""):
+        path = posixpath.normpath((change.get("Path") or "").strip("/"))
+        if path in ("", ".") or mounted(path, mounts):
+            continue
+        if change.get("Kind") == 2:
+            deleted.append(path)
+        elif selection.left_out(path, is_directory=True):
+            left_out.append(path)
+        else:
+            copied.append(path)
+    return copied, left_out, deleted
+
+
+def removal(selection, deleted):
+    """The (kind, path) pairs of REMOVE_SCRIPT: the exclusions and emptied files, then the deleted paths
+    that no exclusion covers."""
+    pairs = [("whole", path) for path in sorted(selection.whole)]
+    pairs += [("contents", path) for path in sorted(selection.contents)]
+    pairs += [("files", path) for path in sorted(selection.files)]
+    pairs += [("empty", path) for path in sorted(selection.empty)]
+    pairs += [("whole", path) for path in deleted if not selection.left_out(path, is_directory=True)]
+    return [(kind, "/" + path) for kind, path in pairs]
+
+
+def batches(paths, limit=ARGUMENT_BYTES):
+    """``paths`` in lists of at most ``limit`` bytes each."""
+    batch, size = [], 0
+    for path in paths:
+        length = len(path.encode()) + 1
+        if batch and size + length > limit:
+            yield batch
+            batch, size = [], 0
+        batch.append(path)
+        size += length
+    if batch:
+        yield batch
+
+
+def dockerfile(base, removals, command):
+    """The build's Dockerfile: the source's image, the removals (in RUN steps of at most RUN_BYTES), the
+    changed files, the command. JSON forms only: no path is ever parsed by a shell or by the builder."""
+    lines = [f"FROM {base}"]
+    flat = [item for pair in removals for item in pair]
+    step, size = [], 0
+    for index in range(0, len(flat), 2):
+        pair = flat[index : index + 2]
+        length = sum(len(item.encode()) + 1 for item in pair)
+        if step and size + length > RUN_BYTES:
+            lines.append("RUN " + json.dumps(["/bin/sh", "-c", REMOVE_SCRIPT, "sh", *step]))
+            step, size = [], 0
+        step += pair
+        size += length
+    if step:
+        lines.append("RUN " + json.dumps(["/bin/sh", "-c", REMOVE_SCRIPT, "sh", *step]))
+    lines.append("ADD changes.tar /")
+    lines.append("CMD " + json.dumps(command))
+    return "\n".join(lines) + "\n"
+
+
+def build_answer(raw):
+    """The image ID from the engine's answer to a build (JSON messages, one per line), or DockerError."""
     image = None
+    output = []
     for line in raw.decode("utf-8", "replace").splitlines():
         if not line.strip():
             continue
@@ -234,13 +348,14 @@ def import_answer(raw):
             message = json.loads(line)
         except ValueError:
             continue
+        if message.get("stream"):
+            output.append(message["stream"].strip())
         if message.get("error"):
-            raise DockerError(f"the Docker engine refused the image: {message['error']}")
-        status = message.get("status") or ""
-        if status.startswith("sha256:"):
-            image = status
+            said = " / ".join(text for text in output[-3:] if text)
+            raise DockerError(f"the Docker engine could not build the image: {message['error'].strip()} ({said})")
+        image = (message.get("aux") or {}).get("ID") or image
     if image is None:
-        raise DockerError("the Docker engine's answer to the import named no image")
+        raise DockerError("the Docker engine's answer to the build named no image")
     return image
 
 
@@ -275,6 +390,69 @@ class NodeImage:
             name = self.params["name"]
             raise DockerError(f"image {name} exists and is not this one's to replace ({shown}); left alone")
 
+    def run(self, command, codes=(0,)):
+        """The standard output of ``command`` in the source; DockerError when it exits with a code not in ``codes``."""
+        container = self.params["container"]
+        exec_id, connection, output = self.api.exec_output(container, command, timeout=self.params["timeout"])
+        try:
+            data = output.read()
+        finally:
+            connection.close()
+        code = self.api.exec_exit_code(exec_id)
+        if code not in codes:
+            said = output.stderr.decode("utf-8", "replace").strip().splitlines()
+            raise DockerError(f"{command[0]} in {container} failed ({code}): {said[-1] if said else 'no message'}")
+        return data
+
+    def multiply_linked(self, paths, printf):
+        """What find in the source prints (``printf``, items ending in NUL) for each of ``paths`` that is a file
+        with more than one link; a path that went away in the meantime is skipped (find exits with 1)."""
+        for batch in batches(paths):
+            command = ["find", *["/" + path for path in batch], "-maxdepth", "0", "-type", "f", "-links", "+1"]
+            out = self.run([*command, "-printf", printf], codes=(0, 1))
+            yield from (item for item in out.decode("utf-8", "surrogateescape").split("\0") if item)
+
+    def linked_to_left_out(self, copied, left_out):
+        """The paths of ``copied`` that are hard links to a file of ``left_out``: they hold its content.
+
+        Asks for the device and inode of every left-out file with more than one link, then, only if there is
+        one, for those of the copied files."""
+        inodes = set(self.multiply_linked(left_out, "%D:%i\\0"))
+        if not inodes:
+            return set()
+        found = (item.partition("\t") for item in self.multiply_linked(copied, "%D:%i\\t%p\\0"))
+        return {path.lstrip("/") for inode, _tab, path in found if inode in inodes}
+
+    def copy_changes(self, paths, destination, selection):
+        """Copy ``paths`` (relative, with their metadata; directories without what they hold) from the source
+        into the tar file ``destination``, with ``selection`` applied; ``(files, left_out)``.
+
+        GNU tar in the source reads them, in batches that fit a command line; a file that went away in the
+        meantime is skipped, one that changed while read is copied as read."""
+        files = left_out = 0
+        dropped = set()
+        with tarfile.open(fileobj=destination, mode="w") as writer:
+            for batch in batches(paths):
+                command = ["tar", "--create", "--file=-", "--directory=/", "--no-recursion", "--numeric-owner"]
+                command += ["--xattrs", "--ignore-failed-read", "--warning=no-failed-read", "--", *batch]
+                container = self.params["container"]
+                exec_id, connection, output = self.api.exec_output(container, command, timeout=self.params["timeout"])
+                try:
+                    with tarfile.open(fileobj=output, mode="r|") as reader:
+                        counts = copy_members(reader, writer, selection, dropped)
+                except (tarfile.TarError, OSError) as exc:
+                    raise DockerError(f"cannot copy the changed files of {container}: {exc}") from None
+                finally:
+                    connection.close()
+                code = self.api.exec_exit_code(exec_id)
+                # GNU tar: 1 when a file changed while it was read (copied as read), 2 and more on a fatal error.
+                if code not in (0, 1):
+                    said = output.stderr.decode("utf-8", "replace").strip().splitlines()
+                    raise DockerError(f"tar in {container} failed ({code}): {said[-1] if said else 'no message'}")
+                files += counts[0]
+                left_out += counts[1]
+        return files, left_out
+
     def absent(self):
         image = self.existing()
         if image is None:
@@ -286,47 +464,61 @@ class NodeImage:
 
     def present(self):
         params = self.params
-        fingerprint = full_fingerprint(params)
+        source = self.api.get(f"/containers/{params['container']}/json")
+        if not (source.get("State") or {}).get("Running"):
+            raise DockerError(f"container {params['container']} is not running")
+        base = source.get("Image")
+        fingerprint = full_fingerprint(params, base)
         image = self.existing()
         labels = ((image or {}).get("Config") or {}).get("Labels") or {}
         if image is not None and labels.get(FINGERPRINT_LABEL) == fingerprint:
             return result(False, image["Id"], fingerprint)
         if image is not None:
             self.mine(image)
-        source = self.api.get(f"/containers/{params['container']}/json")
-        if not (source.get("State") or {}).get("Running"):
-            raise DockerError(f"container {params['container']} is not running")
         if self.check_mode:
             return result(True, None, fingerprint)
         selection = Selection(params["exclude"], params["empty"])
-        with tempfile.TemporaryFile(dir=self.tmpdir) as flat:
-            export = f"/containers/{params['container']}/export"
-            connection, response = self.api.open("GET", export, timeout=params["timeout"])
-            try:
-                files, left_out = copy_file_system(response, flat, selection)
-            except (tarfile.TarError, OSError) as exc:
-                raise DockerError(f"cannot copy the file system of {params['container']}: {exc}") from None
-            finally:
-                connection.close()
-            flat.seek(0)
+        mounts = {
+            posixpath.normpath(m["Destination"].strip("/")) for m in source.get("Mounts") or [] if m.get("Destination")
+        }
+        copied, left_out, deleted = plan(
+            self.api.get(f"/containers/{params['container']}/changes"), selection, mounts | set(ENGINE_MOUNTS)
+        )
+        # A hard link to a left-out file is left out too, whatever its name: it is the same file.
+        linked = self.linked_to_left_out(copied, left_out)
+        copied = [path for path in copied if path not in linked]
+        with tempfile.TemporaryFile(dir=self.tmpdir) as changes, tempfile.TemporaryFile(dir=self.tmpdir) as context:
+            files, dropped = self.copy_changes(copied, changes, selection)
+            left_out = len(left_out) + len(linked) + dropped
+            recipe = dockerfile(base, removal(selection, deleted), params["command"]).encode()
+            changes.seek(0)
+            with tarfile.open(fileobj=context, mode="w") as tar:
+                info = tarfile.TarInfo("Dockerfile")
+                info.size = len(recipe)
+                tar.addfile(info, io.BytesIO(recipe))
+                info = tar.gettarinfo(arcname="changes.tar", fileobj=changes)
+                info.uid = info.gid = 0
+                info.uname = info.gname = "root"
+                tar.addfile(info, changes)
+            context.seek(0)
             repository, tag = split_name(params["name"])
-            all_labels = dict(params["labels"], **{FINGERPRINT_LABEL: fingerprint})
-            changes = [f"CMD {json.dumps(params['command'])}"]
-            changes.extend(f"LABEL {json.dumps(key)}={json.dumps(str(v))}" for key, v in sorted(all_labels.items()))
             connection, response = self.api.open(
                 "POST",
-                "/images/create",
-                body=flat,
-                headers={"Content-Type": "application/x-tar", "Content-Length": str(os.fstat(flat.fileno()).st_size)},
+                "/build",
+                body=context,
+                headers={
+                    "Content-Type": "application/x-tar",
+                    "Content-Length": str(os.fstat(context.fileno()).st_size),
+                },
                 timeout=params["timeout"],
-                fromSrc="-",
-                repo=repository,
-                tag=tag,
-                message=f"learnhpc.cluster.docker_node_image from {params['container']}",
-                changes=tuple(changes),
+                t=f"{repository}:{tag}",
+                rm="1",
+                forcerm="1",
+                networkmode="none",
+                labels=dict(params["labels"], **{FINGERPRINT_LABEL: fingerprint}),
             )
             try:
-                new = import_answer(response.read())
+                new = build_answer(response.read())
             finally:
                 connection.close()
         if image is not None and image["Id"] != new:
