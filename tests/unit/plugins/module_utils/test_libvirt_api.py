@@ -15,7 +15,9 @@ import xml.etree.ElementTree as ET
 import pytest
 
 libvirt = pytest.importorskip(
-    "libvirt", reason="libvirt-python is not installed (LEARNHPC_SETUP_LIBVIRT=1 make setup installs it)"
+    "libvirt",
+    reason="libvirt-python or libvirt's library is not installed (LEARNHPC_SETUP_LIBVIRT=1 make setup installs both)",
+    exc_type=ImportError,
 )
 
 from ansible_collections.learnhpc.cluster.plugins.module_utils import contract, libvirt_api  # noqa: E402

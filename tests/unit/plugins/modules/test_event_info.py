@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 import http.server
-import importlib.util
+import importlib
 import json
 import socketserver
 import threading
@@ -262,10 +262,21 @@ def test_openstack_names_read_back_are_checked(run, cloud):
 
 # -- libvirt: libvirt's own test driver (test:///<file>.xml), skipped without libvirt-python ------
 
-HAVE_LIBVIRT = importlib.util.find_spec("libvirt") is not None
+
+def _have_libvirt():
+    """Whether libvirt-python imports: it needs libvirt's library too, which a machine may lack."""
+    try:
+        importlib.import_module("libvirt")
+    except ImportError:
+        return False
+    return True
+
+
+HAVE_LIBVIRT = _have_libvirt()
 
 needs_libvirt = pytest.mark.skipif(
-    not HAVE_LIBVIRT, reason="libvirt-python is not installed (LEARNHPC_SETUP_LIBVIRT=1 make setup installs it)"
+    not HAVE_LIBVIRT,
+    reason="libvirt-python or libvirt's library is not installed (LEARNHPC_SETUP_LIBVIRT=1 make setup installs both)",
 )
 
 

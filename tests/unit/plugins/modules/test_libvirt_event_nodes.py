@@ -22,7 +22,9 @@ import pytest
 from ansible.module_utils.testing import patch_module_args
 
 libvirt = pytest.importorskip(
-    "libvirt", reason="libvirt-python is not installed (LEARNHPC_SETUP_LIBVIRT=1 make setup installs it)"
+    "libvirt",
+    reason="libvirt-python or libvirt's library is not installed (LEARNHPC_SETUP_LIBVIRT=1 make setup installs both)",
+    exc_type=ImportError,
 )
 
 from ansible_collections.learnhpc.cluster.plugins.module_utils import contract, libvirt_api  # noqa: E402
