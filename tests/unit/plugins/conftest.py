@@ -762,3 +762,12 @@ def run(cloud, monkeypatch, capsys):
         return exit_info.value.code != 0 or bool(result.get("failed")), result
 
     return runner
+
+
+def have_libvirt():
+    """Whether libvirt-python imports: it needs libvirt's library too, which a machine may lack."""
+    try:
+        importlib.import_module("libvirt")
+    except ImportError:
+        return False
+    return True

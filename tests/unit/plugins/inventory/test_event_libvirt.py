@@ -10,7 +10,6 @@ for what the test driver cannot do (a domain that goes away while it is read).
 
 from __future__ import annotations
 
-import importlib
 import shlex
 from pathlib import Path
 from xml.sax.saxutils import escape
@@ -23,18 +22,9 @@ from ansible.plugins.loader import inventory_loader
 from ansible_collections.learnhpc.cluster.plugins.inventory import event
 from ansible_collections.learnhpc.cluster.plugins.module_utils import contract, libvirt_api
 from ansible_collections.learnhpc.cluster.plugins.plugin_utils import inventory_libvirt
+from ansible_collections.learnhpc.cluster.tests.unit.plugins.conftest import have_libvirt
 
-
-def _have_libvirt():
-    """Whether libvirt-python imports: it needs libvirt's library too, which a machine may lack."""
-    try:
-        importlib.import_module("libvirt")
-    except ImportError:
-        return False
-    return True
-
-
-HAVE_LIBVIRT = _have_libvirt()
+HAVE_LIBVIRT = have_libvirt()
 
 needs_libvirt = pytest.mark.skipif(
     not HAVE_LIBVIRT,

@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import http.server
-import importlib
 import json
 import socketserver
 import threading
@@ -15,6 +14,7 @@ import pytest
 
 from ansible_collections.learnhpc.cluster.plugins.module_utils import contract, libvirt_api
 from ansible_collections.learnhpc.cluster.plugins.modules import event_info
+from ansible_collections.learnhpc.cluster.tests.unit.plugins.conftest import have_libvirt
 
 
 def test_lists_events(run, cloud):
@@ -262,17 +262,7 @@ def test_openstack_names_read_back_are_checked(run, cloud):
 
 # -- libvirt: libvirt's own test driver (test:///<file>.xml), skipped without libvirt-python ------
 
-
-def _have_libvirt():
-    """Whether libvirt-python imports: it needs libvirt's library too, which a machine may lack."""
-    try:
-        importlib.import_module("libvirt")
-    except ImportError:
-        return False
-    return True
-
-
-HAVE_LIBVIRT = _have_libvirt()
+HAVE_LIBVIRT = have_libvirt()
 
 needs_libvirt = pytest.mark.skipif(
     not HAVE_LIBVIRT,
