@@ -96,6 +96,9 @@ def playbook(name, environment, kill_at=None, log=None):
 
     def kill():
         if process.poll() is None:
+            # Said before the first signal: the reader below may see the run end before this
+            # thread has killed the last worker.
+            killed.set()
             # Ansible's workers start sessions of their own (setsid): the process group alone
             # would leave them running, and one writing its result to the dead main process's
             # queue waits forever.
@@ -104,7 +107,6 @@ def playbook(name, environment, kill_at=None, log=None):
                     os.kill(pid, signal.SIGKILL)
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
-            killed.set()
 
     lines, timer = [], None
     for line in process.stdout:
@@ -117,6 +119,7 @@ def playbook(name, environment, kill_at=None, log=None):
     status = process.wait()
     if timer is not None:
         timer.cancel()
+        timer.join()  # a kill under way ends (every worker signalled) before the next run starts
     return status, "".join(lines), killed.is_set()
 
 
