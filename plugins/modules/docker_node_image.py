@@ -390,12 +390,15 @@ class NodeImage:
             name = self.params["name"]
             raise DockerError(f"image {name} exists and is not this one's to replace ({shown}); left alone")
 
-    def run(self, command, codes=(0,)):
-        """The standard output of ``command`` in the source; DockerError when it exits with a code not in ``codes``."""
+    def run(self, command, codes=(0,), consume=None):
+        """What ``consume`` makes of the standard output of ``command`` in the source (all of it, as bytes, without
+        ``consume``); DockerError when the command exits with a code not in ``codes``."""
         container = self.params["container"]
         exec_id, connection, output = self.api.exec_output(container, command, timeout=self.params["timeout"])
         try:
-            data = output.read()
+            data = consume(output) if consume else output.read()
+        except (tarfile.TarError, OSError) as exc:
+            raise DockerError(f"cannot read what {command[0]} in {container} wrote: {exc}") from None
         finally:
             connection.close()
         code = self.api.exec_exit_code(exec_id)
@@ -432,23 +435,16 @@ class NodeImage:
         files = left_out = 0
         dropped = set()
         with tarfile.open(fileobj=destination, mode="w") as writer:
+
+            def copy(output):
+                with tarfile.open(fileobj=output, mode="r|") as reader:
+                    return copy_members(reader, writer, selection, dropped)
+
             for batch in batches(paths):
                 command = ["tar", "--create", "--file=-", "--directory=/", "--no-recursion", "--numeric-owner"]
                 command += ["--xattrs", "--ignore-failed-read", "--warning=no-failed-read", "--", *batch]
-                container = self.params["container"]
-                exec_id, connection, output = self.api.exec_output(container, command, timeout=self.params["timeout"])
-                try:
-                    with tarfile.open(fileobj=output, mode="r|") as reader:
-                        counts = copy_members(reader, writer, selection, dropped)
-                except (tarfile.TarError, OSError) as exc:
-                    raise DockerError(f"cannot copy the changed files of {container}: {exc}") from None
-                finally:
-                    connection.close()
-                code = self.api.exec_exit_code(exec_id)
                 # GNU tar: 1 when a file changed while it was read (copied as read), 2 and more on a fatal error.
-                if code not in (0, 1):
-                    said = output.stderr.decode("utf-8", "replace").strip().splitlines()
-                    raise DockerError(f"tar in {container} failed ({code}): {said[-1] if said else 'no message'}")
+                counts = self.run(command, codes=(0, 1), consume=copy)
                 files += counts[0]
                 left_out += counts[1]
         return files, left_out
