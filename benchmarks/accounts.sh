@@ -44,4 +44,4 @@ awk -v b="$bulk" -v l="$loop" 'BEGIN {
     printf "| one task iteration per user (ldap_entry, file, sacctmgr) | 200 | %.1f | %.0f |\n", l, l * 5
     printf "\nthe role is %.1fx faster\n", l / b
 }'
-echo "check (bulk: users resolved, homes, associations; loop: homes, associations):" $made_bulk "/" $made_loop
+echo "check (bulk: users resolved, homes, associations; loop: homes, associations): $made_bulk / $made_loop"

@@ -94,15 +94,15 @@ for provider in $providers; do
         for n in ${LEARNHPC_BENCH_COMPUTE:-2 6}; do
             name=bench-${provider:0:2}$n
             event_file "$provider" "$image" "$n" >"$events/$name.yml"
-            "$playbook" "${inventory[@]}" teardown.yml -e event=$name >/dev/null
+            "$playbook" "${inventory[@]}" teardown.yml -e "event=$name" >/dev/null
             # One row each: a step that fails ends its row (its log kept), not the benchmark.
             failed=""
             first="" second="" down="" rechanged=""
             start=$(now_ms)
-            if "$playbook" "${inventory[@]}" site.yml -e event=$name >"$events/first.log" 2>&1; then
+            if "$playbook" "${inventory[@]}" site.yml -e "event=$name" >"$events/first.log" 2>&1; then
                 first=$(seconds "$start")
                 start=$(now_ms)
-                if "$playbook" "${inventory[@]}" site.yml -e event=$name >"$events/second.log" 2>&1; then
+                if "$playbook" "${inventory[@]}" site.yml -e "event=$name" >"$events/second.log" 2>&1; then
                     second=$(seconds "$start")
                     rechanged=$(changed "$events/second.log")
                 else
@@ -112,7 +112,7 @@ for provider in $providers; do
                 failed=first
             fi
             start=$(now_ms)
-            "$playbook" "${inventory[@]}" teardown.yml -e event=$name >"$events/teardown.log" 2>&1 &&
+            "$playbook" "${inventory[@]}" teardown.yml -e "event=$name" >"$events/teardown.log" 2>&1 &&
                 down=$(seconds "$start") || failed="$failed teardown"
             if [ -n "$failed" ]; then
                 printf 'deploy: %s %s %s: %s failed; last lines:\n' "$provider" "$image" "$n" "$failed" >&2

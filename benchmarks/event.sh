@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by the benchmarks that need an event of the docker provider (autoscale.sh,
 # jupyterhub.sh): bench_event NAME DESCRIPTION builds events/NAME.yml, read from standard
 # input, with site.yml in a temporary events directory ($events; site.yml's log is

@@ -105,13 +105,13 @@ unroute_external() {
 # Servers, volumes and snapshots (Docker images) the compute driver made; they outlive the
 # container otherwise.
 remove_servers() {
-    local ids
-    ids=$(docker ps -aq --filter "label=$driver_label")
-    [ -z "$ids" ] || docker rm -f $ids >/dev/null
-    ids=$(docker volume ls -q --filter "label=$driver_label")
-    [ -z "$ids" ] || docker volume rm -f $ids >/dev/null
-    ids=$(docker images -q --filter "label=$driver_label.snapshot" | sort -u)
-    [ -z "$ids" ] || docker rmi -f $ids >/dev/null
+    local -a ids
+    mapfile -t ids < <(docker ps -aq --filter "label=$driver_label")
+    [ ${#ids[@]} -eq 0 ] || docker rm -f "${ids[@]}" >/dev/null
+    mapfile -t ids < <(docker volume ls -q --filter "label=$driver_label")
+    [ ${#ids[@]} -eq 0 ] || docker volume rm -f "${ids[@]}" >/dev/null
+    mapfile -t ids < <(docker images -q --filter "label=$driver_label.snapshot" | sort -u)
+    [ ${#ids[@]} -eq 0 ] || docker rmi -f "${ids[@]}" >/dev/null
 }
 
 start() {

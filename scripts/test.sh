@@ -5,6 +5,7 @@
 #   setup:node-image  scripts/setup.sh (the node image, the browser), beside the checks of the files and
 #              the OpenStack image's build, which need only what `setup` made (run with `setup`)
 #   ruff       ruff check + ruff format --check
+#   shell      scripts/shellcheck.sh: shellcheck on every shell script but the Jinja templates
 #   lint       ansible-lint (production profile)
 #   readmes    role READMEs' variable tables match meta/argument_specs.yml, docs/event-file.md's
 #              key tables match module_utils/event_keys.py (scripts/event_doc.py)
@@ -30,7 +31,7 @@
 set -uo pipefail
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-cd "$top"
+cd "$top" || exit 1
 logs=$top/.cache/test-logs
 mkdir -p "$logs"
 export PATH="$top/.venv/bin:$PATH"
@@ -267,6 +268,7 @@ fi
 # waiting on services and jobs, and these fill that time instead of adding theirs to the run.
 checks() {
     stage ruff sh -c 'ruff check . && ruff format --check .'
+    stage shell scripts/shellcheck.sh
     # ansible-lint runs `ansible-playbook --syntax-check` on each of about 80 playbooks, which needs no
     # inventory: without this each read ansible.cfg's, the event inventory, and asked Docker for the
     # nodes (18 % of the stage's time).

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2034,SC2086  # the spike's script as it ran (README.md); not used by the collection
 # Build a self-booting Debian 12 (bookworm) cloud disk image, like Debian's
 # "genericcloud" image: MBR partition table, one ext4 root partition, grub-pc
 # (BIOS) in the MBR, linux-image-cloud-amd64, cloud-init (NoCloud),

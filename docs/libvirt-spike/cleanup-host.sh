@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2086  # the spike's script as it ran (README.md); not used by the collection
 # cleanup-host.sh -- after all events are torn down: stop libvirtd/virtlogd that
 # start-libvirt.sh started and remove what libvirt 9.0 leaves on the host
 # (its LIBVIRT_* iptables chains + the nft tables it created, cgroup dirs).

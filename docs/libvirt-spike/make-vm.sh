@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2034,SC2086  # the spike's script as it ran (README.md); not used by the collection
 # make-vm.sh EVENT NAME MAC [MEM_MIB] [DISK]   -- define (not start) one VM
 # - qcow2 overlay on the base image, created as a volume in pool <prefix>-pool
 # - NoCloud seed ISO (cloud-localds) uploaded as a volume in the same pool

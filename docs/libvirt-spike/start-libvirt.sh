@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2034  # the spike's script as it ran (README.md); not used by the collection
 # start-libvirt.sh -- run libvirt 9.0 (Debian 12) without systemd.
 # bookworm ships only the monolithic daemon (no virtqemud/virtnetworkd/...).
 set -e

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2086  # the spike's script as it ran (README.md); not used by the collection
 # teardown-event.sh EVENT  -- remove everything that belongs to event EVENT:
 # domains (found by <metadata><hpc:event id=EVENT>, falling back to the name
 # prefix), their overlay+seed volumes, the per-event pool and network.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2086  # the spike's script as it ran (README.md); not used by the collection
 # wait-ssh.sh IP [TIMEOUT] [START_EPOCH] -- wait until ssh login with the spike key works.
 # Polls the SSH banner with a cheap TCP check first: hammering a slow (TCG) guest
 # with full ssh attempts + short ConnectTimeout piles up half-open sshd children

@@ -2,6 +2,7 @@
 # Sourced by the image scripts: how a systemd container runs on these machines. --privileged
 # fails here, so systemd gets what it needs one by one: the docker provider's set
 # (roles/docker_provider/vars/main.yml) and the nova driver's (openstack-zed/learnhpc_nova).
+# shellcheck disable=SC2034,SC2054  # used where sourced; the comma in exec,mode=1777 is tmpfs's
 SYSTEMD_CONTAINER=(
     --stop-signal SIGRTMIN+3
     --cap-add SYS_ADMIN --cap-add NET_ADMIN
