@@ -14,7 +14,9 @@ hardware virtualization here, TCG):
    one node is read on the others (the first test of the collection's kernel NFS path);
 4. once the domains' labels say the event expired, ``reap.yml -e provider=libvirt`` removes it:
    no domain, network, storage pool, volume, port forwarder or state directory of the event is
-   left, and its log says so; ``teardown.yml`` then changes nothing.
+   left, and its log says so; ``teardown.yml`` then changes nothing. A bystander event whose name
+   starts with this one's (``ci-lv-b``: a domain, a network, a pool and a console log, defined
+   only, none started) is left as it was by both.
 
 ``make test-libvirt`` runs the whole event instead: ``site.yml`` to "is ready" (a guest's job on
 a compute node, JupyterHub off), then teardown (``LEARNHPC_LIBVIRT_SITE=1``).
@@ -66,6 +68,10 @@ libvirt:
 INVENTORY = "plugin: learnhpc.cluster.event\nproviders: [docker, libvirt]\n"
 RECAP = re.compile(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)")
 NODES = (f"{EVENT}-mgmt", f"{EVENT}-login", f"{EVENT}-compute-01")
+# Another event on the same host, its name starting with this one's: reap and teardown of EVENT
+# must leave everything of it.
+BYSTANDER = f"{EVENT}-b"
+BYSTANDER_NODE = f"{BYSTANDER}-login"
 
 
 def virsh(*args, check=True):
@@ -143,6 +149,72 @@ def event_objects():
     found["networks"] = [n for n in virsh("net-list", "--all", "--name").split() if n == f"learnhpc-{EVENT}"]
     found["pools"] = [p for p in virsh("pool-list", "--all", "--name").split() if p == f"learnhpc-{EVENT}"]
     return found
+
+
+@pytest.fixture(scope="module")
+def bystander(tmp_path_factory):
+    """Defines (starts nothing) a domain, network and pool of the event BYSTANDER and the console log of its
+    node; yields what must stay of it, ``{kind: [names]}`` as ``bystander_objects`` gives them."""
+    names = contract.libvirt_names(BYSTANDER)
+    pool_dir = tmp_path_factory.mktemp("bystander-pool")
+    labels = {
+        contract.EVENT_KEY: BYSTANDER,
+        contract.ROLES_KEY: "login",
+        contract.END_DATE_KEY: "2099-12-31",
+        contract.EXPIRES_KEY: "2099-12-31",
+        contract.PROVIDER_KEY: "libvirt",
+    }
+    # The smallest domain libvirt defines: never started, it needs no disk or kernel.
+    domain = f"""<domain type='qemu'>
+  <name>{BYSTANDER_NODE}</name>
+  <memory unit='MiB'>64</memory>
+  <metadata>
+{libvirt_api.metadata_xml(labels, prefix=contract.LIBVIRT_METADATA_PREFIX)}
+  </metadata>
+  <os><type arch='x86_64'>hvm</type></os>
+</domain>"""
+    log = Path(libvirt_api.CONSOLE_LOG_DIR) / f"{BYSTANDER_NODE}-console.log"
+    conn = libvirt_api.connect(URI)
+    try:
+        conn.defineXML(domain)
+        conn.networkDefineXML(
+            libvirt_api.network_xml(names["network"], names["bridge"], "10.77.248.0/24", BYSTANDER, [])
+        )
+        conn.storagePoolDefineXML(libvirt_api.pool_xml(names["pool"], str(pool_dir)))
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log.write_text("the bystander's console\n")
+        expected = {
+            "domains": [BYSTANDER_NODE],
+            "networks": [names["network"]],
+            "pools": [names["pool"]],
+            "logs": [log.name],
+        }
+        assert bystander_objects() == expected
+        yield expected
+    finally:
+        for kind, name in (("domain", BYSTANDER_NODE), ("network", names["network"]), ("pool", names["pool"])):
+            found = libvirt_api.lookup(conn, kind, name)
+            if found is not None:
+                found.undefine()
+        log.unlink(missing_ok=True)
+        conn.close()
+
+
+def bystander_objects():
+    """What libvirt and its log directory have of BYSTANDER: ``{kind: [names]}``."""
+    names = contract.libvirt_names(BYSTANDER)
+    domains = [
+        name
+        for name in virsh("list", "--all", "--name").split()
+        if f'name="org.learnhpc.event" value="{BYSTANDER}"'
+        in virsh("metadata", name, "https://learnhpc.org/xmlns/libvirt/node/1", check=False)
+    ]
+    return {
+        "domains": domains,
+        "networks": [n for n in virsh("net-list", "--all", "--name").split() if n == names["network"]],
+        "pools": [p for p in virsh("pool-list", "--all", "--name").split() if p == names["pool"]],
+        "logs": sorted(path.name for path in Path(libvirt_api.CONSOLE_LOG_DIR).glob(f"{BYSTANDER}-*")),
+    }
 
 
 def ssh(environment, address, command):
@@ -230,7 +302,7 @@ def test_site_reaches_ready(env):
     assert f"Event {EVENT} is ready" in output
 
 
-def test_reap_removes_the_event_once_expired(env):
+def test_reap_removes_the_event_once_expired(env, bystander):
     # The event file cannot be made with an end date behind it: the domains' labels are set as
     # if the event had ended (the expiry date is what reap reads), as test_site.py does on OpenStack.
     conn = libvirt_api.connect(URI)
@@ -259,10 +331,12 @@ def test_reap_removes_the_event_once_expired(env):
         for path in log_dir.glob(pattern)
     )
     assert logs == [], logs
+    assert bystander_objects() == bystander
 
 
-def test_teardown_after_reap_changes_nothing(env):
+def test_teardown_after_reap_changes_nothing(env, bystander):
     status, output, recap = playbook("teardown.yml", env, "-e", "learnhpc_provider=libvirt")
     assert status == 0, output[-3000:]
     assert recap.get("localhost") == 0, recap
     assert event_objects() == {"domains": [], "networks": [], "pools": []}
+    assert bystander_objects() == bystander
