@@ -34,7 +34,6 @@ description:
   - An existing image of that name is replaced or removed only when it carries every label of O(labels), so that
     an image of another event, or not made by this module, is never touched; the module fails with one line
     instead.
-  - Talks to the Docker engine's API over its Unix socket; no Docker SDK is needed.
 options:
   name:
     description:
@@ -84,16 +83,13 @@ options:
     type: str
     choices: [present, absent]
     default: present
-  docker_host:
-    description:
-      - The Docker engine, as a C(unix://) address. Defaults to C(DOCKER_HOST), else C(unix:///var/run/docker.sock).
-    type: str
   timeout:
     description:
       - Seconds to wait for the engine while the changed files are read and the image is built.
     type: int
     default: 600
 extends_documentation_fragment:
+  - learnhpc.cluster.docker_api
   - ansible.builtin.action_common_attributes
 attributes:
   check_mode:

@@ -23,7 +23,6 @@ description:
     Ansible's remote temporary directory later does not make it and warn about it.
   - One run for all the containers of an event, instead of one C(community.docker.docker_container_exec) run each,
     because each run of a module on the control machine costs it most of a second of CPU.
-  - Talks to the Docker engine's API over its Unix socket; no Docker SDK is needed.
 options:
   containers:
     description:
@@ -36,11 +35,8 @@ options:
       - Seconds that systemd in each container may take to boot.
     type: int
     default: 120
-  docker_host:
-    description:
-      - The Docker engine, as a C(unix://) address. Defaults to C(DOCKER_HOST), else C(unix:///var/run/docker.sock).
-    type: str
 extends_documentation_fragment:
+  - learnhpc.cluster.docker_api
   - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
